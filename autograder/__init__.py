@@ -1,0 +1,23 @@
+"""The course's grading tool: nbgrader's apps arranged for this repository.
+
+Run it as `python -m autograder {release,grade,check}`.
+"""
+import os
+import sys
+
+# nbgrader runs the `alembic` command when it creates a gradebook; it lives next
+# to this Python, which is not on PATH when the tool is started as .venv/bin/python.
+_bin = os.path.dirname(sys.executable)
+if _bin not in os.environ.get("PATH", "").split(os.pathsep):
+    os.environ["PATH"] = _bin + os.pathsep + os.environ.get("PATH", "")
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CONFIG_FILE = os.path.join(REPO, "autograder", "nbgrader_config.py")
+SOLUTIONS = os.path.join(REPO, "solutions")
+NOTEBOOKS = os.path.join(REPO, "notebooks")
+
+
+def assignments():
+    """The assignment folders under solutions/, in teaching order."""
+    return sorted(d for d in os.listdir(SOLUTIONS)
+                  if os.path.isdir(os.path.join(SOLUTIONS, d)) and not d.startswith("."))

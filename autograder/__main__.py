@@ -1,0 +1,37 @@
+"""Command line: python -m autograder {release,grade,check}."""
+import argparse
+import sys
+
+from autograder import NOTEBOOKS
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("release", help="regenerate notebooks/ from solutions/")
+    p.add_argument("--dest", default=NOTEBOOKS, help="where to write the student notebooks")
+    p = sub.add_parser("grade", help="autograde submissions, write feedback and grades.csv")
+    p.add_argument("submissions", help="folder laid out as student/assignment/notebook.ipynb")
+    p.add_argument("--out", required=True, help="course folder for the gradebook, feedback and grades.csv")
+    p = sub.add_parser("check", help="grade the solutions; fail unless each earns full marks")
+    p.add_argument("--out", help="keep the grading folder here (default: a temporary one)")
+    args = parser.parse_args(argv)
+
+    from autograder import course  # imported late: nbgrader is slow to import
+
+    if args.command == "release":
+        print(f"released to {course.release(args.dest)}")
+        return 0
+    if args.command == "grade":
+        report = course.grade(args.submissions, args.out)
+        print(report.table())
+        print(f"\ngrades: {report.out}/grades.csv   feedback: {report.out}/feedback/")
+        return 0
+    report, full = course.check(args.out)
+    print(report.table())
+    print("\nall solutions earn full marks" if full else "\nSOME SOLUTION DOES NOT EARN FULL MARKS")
+    return 0 if full else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,122 @@
+"""Student-facing checks: a wrong answer becomes a message naming the likely mistake.
+
+The visible test cells call these with values worked out by hand in the cell
+itself; nothing here knows a correct implementation.
+"""
+import warnings
+
+import numpy as np
+
+
+def compare(name, got, expected):
+    """Print whether got equals expected exactly, approximately, and the max difference.
+
+    Karpathy's `cmp` from the makemore backprop lecture. Returns the approximate verdict.
+    """
+    got, expected = np.asarray(got), np.asarray(expected)
+    if got.shape != expected.shape:
+        print(f"{name:15s} | shape {got.shape} but expected {expected.shape}")
+        return False
+    exact = bool(np.all(got == expected))
+    approx = bool(np.allclose(got, expected, rtol=1e-7, atol=1e-10))
+    maxdiff = float(np.max(np.abs(got - expected))) if got.size else 0.0
+    print(f"{name:15s} | exact: {exact!s:5} | approx: {approx!s:5} | maxdiff: {maxdiff:.2e}")
+    return approx
+
+
+def _is_close(got, expected, rtol, atol):
+    return got.shape == expected.shape and bool(np.allclose(got, expected, rtol=rtol, atol=atol))
+
+
+def check_shape(name, got, shape):
+    """Fail unless got is an array (or scalar) of exactly this shape."""
+    got_shape = np.shape(got)
+    if got_shape == tuple(shape):
+        return
+    hint = ""
+    if len(got_shape) == 2 and tuple(got_shape[::-1]) == tuple(shape):
+        hint = " It looks transposed: check the order of the matrix product."
+    elif np.prod(got_shape, dtype=int) == np.prod(shape, dtype=int):
+        hint = " The numbers are there but the shape is not: check reshape, keepdims or a missing/extra axis."
+    elif len(got_shape) == len(shape) + 1 or len(got_shape) + 1 == len(shape):
+        hint = " One axis too many or too few: did you sum over the examples (or forget to)?"
+    raise AssertionError(f"{name} has shape {got_shape}, expected {tuple(shape)}.{hint}")
+
+
+def check_close(name, got, expected, *, rtol=1e-7, atol=1e-10, m=None, hints=()):
+    """Fail with a diagnosis unless got is close to expected.
+
+    m: the number of examples, to recognise a missing or doubled 1/m.
+    hints: (wrong_value, message) pairs, for mistakes specific to one exercise.
+    """
+    if got is None:
+        raise AssertionError(f"{name} is None: did you forget to return it?")
+    expected = np.asarray(expected, dtype=np.float64)
+    try:
+        got_arr = np.asarray(got, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise AssertionError(f"{name} should be numeric, got {type(got).__name__}: {got!r}") from None
+    check_shape(name, got_arr, expected.shape)
+    if not np.all(np.isfinite(got_arr)):
+        raise AssertionError(
+            f"{name} contains nan or inf: {got_arr}. Look for log(0), an overflowing exp, or 0/0.")
+    if _is_close(got_arr, expected, rtol, atol):
+        return
+    diagnoses = []
+    if m is not None and m > 1:
+        diagnoses += [(expected * m, f"it is m = {m} times too large: the 1/m (mean over examples) is missing."),
+                      (expected / m, f"it is m = {m} times too small: 1/m is applied twice.")]
+    diagnoses.append((-expected, "it has the wrong sign: check the order of (prediction - y), or a minus sign."))
+    diagnoses += [(np.asarray(v, dtype=np.float64), msg) for v, msg in hints]
+    for wrong, message in diagnoses:
+        if np.any(expected != 0) and _is_close(got_arr, np.broadcast_to(wrong, expected.shape), rtol, atol):
+            raise AssertionError(f"{name} is wrong: {message}\n  got      {got_arr}\n  expected {expected}")
+    diff = float(np.max(np.abs(got_arr - expected)))
+    raise AssertionError(f"{name} is wrong (max difference {diff:.3g}).\n  got      {got_arr}\n  expected {expected}")
+
+
+def check_probabilities(name, p):
+    """Fail unless every entry of p lies in [0, 1]: a sigmoid output."""
+    p = np.asarray(p, dtype=np.float64)
+    if np.any(p < 0) or np.any(p > 1) or not np.all(np.isfinite(p)):
+        raise AssertionError(
+            f"{name} should be probabilities in [0, 1], but ranges over [{p.min():.3g}, {p.max():.3g}]. "
+            "Was the sigmoid applied to z = X w + b?")
+
+
+def check_binary(name, pred, shape):
+    """Fail unless pred is an integer array of 0s and 1s with this shape."""
+    pred = np.asarray(pred)
+    check_shape(name, pred, shape)
+    if not np.all(np.isin(pred, (0, 1))):
+        raise AssertionError(
+            f"{name} should hold only 0 and 1, but has values such as {np.unique(pred)[:5]}. "
+            "Threshold the probabilities: 1 where f >= 0.5, else 0.")
+    if not np.issubdtype(pred.dtype, np.integer):
+        raise AssertionError(
+            f"{name} has dtype {pred.dtype}; return integers, for example with .astype(int).")
+
+
+def check_unchanged(name, before, after):
+    """Fail if an input array was modified by the function under test."""
+    if not np.array_equal(before, after):
+        raise AssertionError(
+            f"{name} was modified in place. Work on a copy (w = w_in.copy()) or write "
+            "w = w - alpha * dj_dw instead of w -= alpha * dj_dw.")
+
+
+def check_no_warnings(name, fn, *args):
+    """Call fn(*args) with NumPy overflow and every warning turned into a failure."""
+    with warnings.catch_warnings(), np.errstate(over="raise", invalid="raise", divide="raise"):
+        warnings.simplefilter("error")
+        try:
+            return fn(*args)
+        except (FloatingPointError, RuntimeWarning) as err:
+            raise AssertionError(
+                f"{name} overflowed ({err}). np.exp(-z) overflows for large negative z: "
+                "use a formula that only ever exponentiates -|z|.") from None
+
+
+def passed(name):
+    """Print the line a student sees when every visible check of an exercise passes."""
+    print(f"\u2714 {name}: all visible tests passed.")
