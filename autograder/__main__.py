@@ -10,6 +10,7 @@ def main(argv=None):
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("release", help="regenerate notebooks/ from solutions/")
     p.add_argument("--dest", default=NOTEBOOKS, help="where to write the student notebooks")
+    p.add_argument("--assignment", action="append", help="release only this assignment (repeatable)")
     p = sub.add_parser("grade", help="autograde submissions, write feedback and grades.csv")
     p.add_argument("submissions", help="folder laid out as student/assignment/notebook.ipynb")
     p.add_argument("--out", required=True, help="course folder for the gradebook, feedback and grades.csv")
@@ -20,7 +21,7 @@ def main(argv=None):
     from autograder import course  # imported late: nbgrader is slow to import
 
     if args.command == "release":
-        print(f"released to {course.release(args.dest)}")
+        print(f"released to {course.release(args.dest, only=args.assignment)}")
         return 0
     if args.command == "grade":
         report = course.grade(args.submissions, args.out)

@@ -37,14 +37,16 @@ def _require(result, what):
         raise RuntimeError(f"{what} failed:\n{result.get('error') or result.get('log')}")
 
 
-def release(dest=NOTEBOOKS, workdir=None):
-    """Regenerate the student notebooks in dest from solutions/ (nbgrader generate_assignment)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        workdir = workdir or tmp
+def release(dest=NOTEBOOKS, only=None):
+    """Regenerate the student notebooks in dest from solutions/ (nbgrader generate_assignment).
+
+    only: a list of assignments to release; by default every one.
+    """
+    with tempfile.TemporaryDirectory() as workdir:
         api = nbgrader_api(load_config(
             root=workdir, source_directory=SOLUTIONS, release_directory=os.path.abspath(dest),
             db_url=f"sqlite:///{os.path.join(workdir, 'release.db')}"))
-        for assignment in assignments():
+        for assignment in only or assignments():
             _require(api.generate_assignment(assignment), f"generate_assignment {assignment}")
     return dest
 
@@ -120,15 +122,19 @@ def grade(submissions, out):
     db_url = f"sqlite:///{os.path.join(out, 'gradebook.db')}"
     api = nbgrader_api(load_config(
         root=out, source_directory=SOLUTIONS, release_directory=os.path.join(out, "release"), db_url=db_url))
-    for assignment in assignments():
-        _require(api.generate_assignment(assignment), f"generate_assignment {assignment}")
-
     report = Report(out)
     students = sorted(s for s in os.listdir(submitted) if os.path.isdir(os.path.join(submitted, s)))
-    for student in students:
-        for assignment in assignments():
-            if os.path.isdir(os.path.join(submitted, student, assignment)):
-                report.outcomes.append(grade_one(api, db_url, student, assignment))
+    for assignment in assignments():
+        handed_in = [s for s in students if os.path.isdir(os.path.join(submitted, s, assignment))]
+        if not handed_in:
+            continue
+        result = api.generate_assignment(assignment)
+        if not result["success"]:  # a broken source notebook fails its own assignment, nothing else
+            error = "the source notebook could not be prepared: " + _first_line_of_error(result)
+            report.outcomes += [Outcome(s, assignment, error=error) for s in handed_in]
+            continue
+        for student in handed_in:
+            report.outcomes.append(grade_one(api, db_url, student, assignment))
 
     export = CsvExportPlugin(config=load_config(root=out, db_url=db_url))
     export.to = os.path.join(out, "grades.csv")

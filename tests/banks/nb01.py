@@ -1,0 +1,135 @@
+"""Notebook 01: common logistic-regression mistakes, and correct answers written differently."""
+ASSIGNMENT = "01-logistic-regression"
+
+_SOLUTION_COST = "def compute_cost(X, y, w, b):\n    z = X @ w + b\n    return float(np.mean(np.logaddexp(0.0, z) - y * z))"
+
+MISTAKES = {
+    "sigmoid_overflows": {"sigmoid": "def sigmoid(z):\n    return 1.0 / (1.0 + np.exp(-np.asarray(z, dtype=float)))"},
+    "sigmoid_sign_flipped": {"sigmoid": "def sigmoid(z):\n    return 1.0 / (1.0 + np.exp(np.clip(z, -500, 500)))"},
+    "cost_missing_1_over_m": {"compute_cost": "def compute_cost(X, y, w, b):\n    z = X @ w + b\n    return float(np.sum(np.logaddexp(0.0, z) - y * z))"},
+    "cost_without_1_minus_y_term": {"compute_cost": "def compute_cost(X, y, w, b):\n    f = sigmoid(X @ w + b)\n    return float(np.mean(-y * np.log(f)))"},
+    "cost_hard_coded": {"compute_cost": "def compute_cost(X, y, w, b):\n    return float((2 * np.log(4 / 3) + np.log(4)) / 3)"},
+    "gradient_sign_flipped": {"compute_gradient": "def compute_gradient(X, y, w, b):\n    err = y - sigmoid(X @ w + b)\n    return X.T @ err / X.shape[0], float(np.mean(err))"},
+    "gradient_missing_1_over_m": {"compute_gradient": "def compute_gradient(X, y, w, b):\n    err = sigmoid(X @ w + b) - y\n    return X.T @ err, float(np.sum(err))"},
+    "gd_b_gradient_forgotten": {"gradient_descent": (
+        "def gradient_descent(X, y, w_in, b_in, alpha, num_iters):\n"
+        "    w, b, J_history = w_in.copy(), b_in, []\n"
+        "    for _ in range(num_iters):\n"
+        "        dj_dw, dj_db = compute_gradient(X, y, w, b)\n"
+        "        w = w - alpha * dj_dw\n"
+        "        J_history.append(compute_cost(X, y, w, b))\n"
+        "    return w, b, J_history")},
+    "gd_cost_recorded_before_update": {"gradient_descent": (
+        "def gradient_descent(X, y, w_in, b_in, alpha, num_iters):\n"
+        "    w, b, J_history = w_in.copy(), b_in, []\n"
+        "    for _ in range(num_iters):\n"
+        "        J_history.append(compute_cost(X, y, w, b))\n"
+        "        dj_dw, dj_db = compute_gradient(X, y, w, b)\n"
+        "        w, b = w - alpha * dj_dw, b - alpha * dj_db\n"
+        "    return w, b, J_history")},
+    "gd_w_updated_in_place": {"gradient_descent": (
+        "def gradient_descent(X, y, w_in, b_in, alpha, num_iters):\n"
+        "    w, b, J_history = w_in, b_in, []\n"
+        "    for _ in range(num_iters):\n"
+        "        dj_dw, dj_db = compute_gradient(X, y, w, b)\n"
+        "        w -= alpha * dj_dw\n"
+        "        b -= alpha * dj_db\n"
+        "        J_history.append(compute_cost(X, y, w, b))\n"
+        "    return w, b, J_history")},
+    "gd_not_simultaneous": {"gradient_descent": (
+        "def gradient_descent(X, y, w_in, b_in, alpha, num_iters):\n"
+        "    w, b, J_history = w_in.copy(), b_in, []\n"
+        "    for _ in range(num_iters):\n"
+        "        w = w - alpha * compute_gradient(X, y, w, b)[0]\n"
+        "        b = b - alpha * compute_gradient(X, y, w, b)[1]\n"
+        "        J_history.append(compute_cost(X, y, w, b))\n"
+        "    return w, b, J_history")},
+    "predict_threshold_not_0_5": {"predict": "def predict(X, w, b):\n    return (sigmoid(X @ w + b) >= 0.7).astype(int)"},
+    "predict_not_thresholded": {"predict": "def predict(X, w, b):\n    return sigmoid(X @ w + b)"},
+    "predict_strict_threshold": {"predict": "def predict(X, w, b):\n    return (sigmoid(X @ w + b) > 0.5).astype(int)"},
+}
+
+ALTERNATIVES = {
+    "loops_everywhere": {
+        "sigmoid": (
+            "import math\n"
+            "def sigmoid(z):\n"
+            "    z = np.asarray(z, dtype=float)\n"
+            "    out = np.empty_like(z)\n"
+            "    for i, v in np.ndenumerate(z):\n"
+            "        out[i] = 1 / (1 + math.exp(-v)) if v >= 0 else math.exp(v) / (1 + math.exp(v))\n"
+            "    return out"),
+        "compute_cost": (
+            "def compute_cost(X, y, w, b):\n"
+            "    m, n = X.shape\n"
+            "    total = 0.0\n"
+            "    for i in range(m):\n"
+            "        z = b\n"
+            "        for j in range(n):\n"
+            "            z += w[j] * X[i, j]\n"
+            "        f = sigmoid(z)\n"
+            "        total += -y[i] * np.log(f) - (1 - y[i]) * np.log(1 - f)\n"
+            "    return float(total / m)"),
+        "compute_gradient": (
+            "def compute_gradient(X, y, w, b):\n"
+            "    m, n = X.shape\n"
+            "    dj_dw, dj_db = np.zeros(n), 0.0\n"
+            "    for i in range(m):\n"
+            "        err = sigmoid(np.dot(X[i], w) + b) - y[i]\n"
+            "        for j in range(n):\n"
+            "            dj_dw[j] += err * X[i, j]\n"
+            "        dj_db += err\n"
+            "    return dj_dw / m, dj_db / m"),
+    },
+    "tanh_sigmoid_and_np_dot": {
+        "sigmoid": "def sigmoid(z):\n    return 0.5 * (1.0 + np.tanh(0.5 * np.asarray(z, dtype=float)))",
+        "compute_cost": (
+            "def compute_cost(X, y, w, b):\n"
+            "    f = sigmoid(np.dot(X, w) + b)\n"
+            "    return float(-np.mean(y * np.log(f) + (1 - y) * np.log(1 - f)))"),
+        "compute_gradient": (
+            "def compute_gradient(X, y, w, b):\n"
+            "    err = sigmoid(np.dot(X, w) + b) - y\n"
+            "    return np.dot(err, X) / len(y), np.sum(err) / len(y)"),
+        "predict": "def predict(X, w, b):\n    return np.where(np.dot(X, w) + b >= 0, 1, 0)",
+    },
+    "masked_sigmoid_and_in_place_on_a_copy": {
+        "sigmoid": (
+            "def sigmoid(z):\n"
+            "    z = np.asarray(z, dtype=float)\n"
+            "    out = np.empty_like(z)\n"
+            "    pos = z >= 0\n"
+            "    out[pos] = 1 / (1 + np.exp(-z[pos]))\n"
+            "    ez = np.exp(z[~pos])\n"
+            "    out[~pos] = ez / (1 + ez)\n"
+            "    return out if out.ndim else float(out)"),
+        "compute_cost": _SOLUTION_COST,
+        "gradient_descent": (
+            "def gradient_descent(X, y, w_in, b_in, alpha, num_iters):\n"
+            "    w = w_in.astype(float)  # astype copies\n"
+            "    b = b_in\n"
+            "    J_history = np.zeros(num_iters)\n"
+            "    for k in range(num_iters):\n"
+            "        dj_dw, dj_db = compute_gradient(X, y, w, b)\n"
+            "        w -= alpha * dj_dw\n"
+            "        b -= alpha * dj_db\n"
+            "        J_history[k] = compute_cost(X, y, w, b)\n"
+            "    return w, b, J_history"),
+    },
+}
+
+SAMPLE_MISTAKES = ["cost_missing_1_over_m", "gd_cost_recorded_before_update", "predict_threshold_not_0_5"]
+
+MESSAGES = {
+    "sigmoid_overflows": "overflowed",
+    "sigmoid_sign_flipped": "g(-z)",
+    "cost_missing_1_over_m": "1/m",
+    "cost_without_1_minus_y_term": "(1 - y) log(1 - f)",
+    "gradient_sign_flipped": "wrong sign",
+    "gradient_missing_1_over_m": "1/m",
+    "gd_b_gradient_forgotten": "b did not move",
+    "gd_cost_recorded_before_update": "record it after",
+    "gd_w_updated_in_place": "modified in place",
+    "predict_not_thresholded": "Threshold",
+    "predict_strict_threshold": ">= 0.5",
+}
