@@ -1,6 +1,8 @@
 """Command line: python -m autograder {release,grade,check}."""
 import argparse
+import os
 import sys
+import warnings
 
 from autograder import NOTEBOOKS
 
@@ -14,19 +16,29 @@ def main(argv=None):
     p = sub.add_parser("grade", help="autograde submissions, write feedback and grades.csv")
     p.add_argument("submissions", help="folder laid out as student/assignment/notebook.ipynb")
     p.add_argument("--out", required=True, help="course folder for the gradebook, feedback and grades.csv")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                   help="submissions graded at once on this machine (default: the number of cores)")
+    p.add_argument("--scheduler", help="address of a Dask scheduler to grade on instead, e.g. tcp://host:8786")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p = sub.add_parser("check", help="grade the solutions; fail unless each earns full marks")
     p.add_argument("--out", help="keep the grading folder here (default: a temporary one)")
     args = parser.parse_args(argv)
 
+    # nbgrader's own SQLAlchemy usage warns on every run; it is not the user's concern.
+    warnings.filterwarnings("ignore", message=".*not in session.*")
     from autograder import course  # imported late: nbgrader is slow to import
 
     if args.command == "release":
         print(f"released to {course.release(args.dest, only=args.assignment)}")
         return 0
     if args.command == "grade":
-        report = course.grade(args.submissions, args.out)
+        report = course.grade(args.submissions, args.out, workers=args.workers,
+                              scheduler=args.scheduler, progress=not args.quiet)
         print(report.table())
-        print(f"\ngrades: {report.out}/grades.csv   feedback: {report.out}/feedback/")
+        failed = sum(not o.ok for o in report.outcomes)
+        print(f"\n{len(report.outcomes)} submissions graded in {report.seconds:.0f} s, {failed} failed"
+              f"\ngrades: {report.out}/grades.csv   summary: {report.out}/summary.json"
+              f"   feedback: {report.out}/feedback/")
         return 0
     report, full = course.check(args.out)
     print(report.table())

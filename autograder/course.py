@@ -4,9 +4,14 @@ A grading run keeps everything in one course folder (the --out DIR):
 submitted/ (a copy of the submissions), autograded/, feedback/, gradebook.db
 (nbgrader's SQLite gradebook) and grades.csv.
 """
+import json
+import multiprocessing
 import os
 import shutil
 import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import as_completed as as_completed_futures
 from dataclasses import dataclass, field
 
 from nbgrader.api import Gradebook, MissingEntry
@@ -16,13 +21,20 @@ from nbgrader.plugins.export import CsvExportPlugin
 from traitlets.config import Config, PyFileConfigLoader
 
 from autograder import CONFIG_FILE, NOTEBOOKS, SOLUTIONS, assignments
+from autograder.worker import Job, Result, error_summary, grade_submission, read_tree, write_tree
 
 
-def load_config(**course):
-    """nbgrader_config.py with CourseDirectory settings overridden by **course."""
+def load_config(settings=None, **course):
+    """nbgrader_config.py with CourseDirectory settings overridden by **course.
+
+    settings: further overrides as {"Class.trait": value}, e.g. {"Execute.timeout": 10}.
+    """
     config = PyFileConfigLoader(os.path.basename(CONFIG_FILE), os.path.dirname(CONFIG_FILE)).load_config()
     for key, value in course.items():
         config.CourseDirectory[key] = value
+    for key, value in (settings or {}).items():
+        section, trait = key.rsplit(".", 1)
+        config[section][trait] = value
     return config
 
 
@@ -59,6 +71,7 @@ class Outcome:
     score: float = 0.0
     max_score: float = 0.0
     error: str = ""
+    seconds: float = 0.0
 
     @property
     def ok(self):
@@ -69,6 +82,22 @@ class Outcome:
 class Report:
     out: str
     outcomes: list = field(default_factory=list)
+    seconds: float = 0.0
+    workers: object = 1
+
+    def write_summary(self):
+        """summary.json beside grades.csv: the run in a form scripts can read."""
+        summary = {
+            "submissions": len(self.outcomes),
+            "failed": sum(not o.ok for o in self.outcomes),
+            "seconds": round(self.seconds, 2),
+            "workers": self.workers,
+            "outcomes": [{"student": o.student, "assignment": o.assignment, "score": o.score,
+                          "max_score": o.max_score, "error": o.error, "seconds": round(o.seconds, 2)}
+                         for o in self.outcomes],
+        }
+        with open(os.path.join(self.out, "summary.json"), "w") as f:
+            json.dump(summary, f, indent=1)
 
     def table(self):
         """Students x assignments, each cell 'score/max' or FAILED."""
@@ -95,23 +124,19 @@ class Report:
         return "\n".join(lines)
 
 
-def _first_line_of_error(result):
-    text = (result.get("error") or result.get("log") or "unknown error").strip()
-    for line in reversed(text.splitlines()):
-        if line.strip():
-            return line.strip()[:300]
-    return "unknown error"
-
-
-def grade(submissions, out):
+def grade(submissions, out, workers=1, scheduler=None, progress=False, settings=None):
     """Autograde every student/assignment under submissions, write feedback and grades.csv.
 
     submissions is laid out as nbgrader's submitted/: student/assignment/notebook.ipynb.
-    One student's failure is recorded in the report and never stops the run.
+    Each submission is graded in isolation (autograder.worker), by `workers`
+    processes or on the Dask cluster at `scheduler`, and recorded here in the
+    one gradebook. One student's failure is reported and never stops the run.
+    settings: nbgrader overrides for the grading kernels, as load_config takes them.
     """
+    started = time.perf_counter()
     out = os.path.abspath(out)
-    os.makedirs(out, exist_ok=True)
     submitted = os.path.join(out, "submitted")
+    os.makedirs(submitted, exist_ok=True)
     if os.path.abspath(submissions) != submitted:
         for student in sorted(os.listdir(submissions)):
             src = os.path.join(submissions, student)
@@ -119,48 +144,145 @@ def grade(submissions, out):
                 dst = os.path.join(submitted, student)
                 shutil.rmtree(dst, ignore_errors=True)
                 shutil.copytree(src, dst)
+    students = sorted(s for s in os.listdir(submitted)
+                      if os.path.isdir(os.path.join(submitted, s)) and not s.startswith("."))
+    handed_in = {a: [s for s in students if os.path.isdir(os.path.join(submitted, s, a))] for a in assignments()}
+    handed_in = {a: s for a, s in handed_in.items() if s}
+
     db_url = f"sqlite:///{os.path.join(out, 'gradebook.db')}"
-    api = nbgrader_api(load_config(
-        root=out, source_directory=SOLUTIONS, release_directory=os.path.join(out, "release"), db_url=db_url))
     report = Report(out)
-    students = sorted(s for s in os.listdir(submitted) if os.path.isdir(os.path.join(submitted, s)))
-    for assignment in assignments():
-        handed_in = [s for s in students if os.path.isdir(os.path.join(submitted, s, assignment))]
-        if not handed_in:
+    prepared, template = prepare_gradebook(list(handed_in), out, db_url)
+    jobs = []
+    for assignment, names in handed_in.items():
+        if assignment not in prepared:
+            report.outcomes += [Outcome(s, assignment, error=prepared.failures[assignment]) for s in names]
             continue
-        result = api.generate_assignment(assignment)
-        if not result["success"]:  # a broken source notebook fails its own assignment, nothing else
-            error = "the source notebook could not be prepared: " + _first_line_of_error(result)
-            report.outcomes += [Outcome(s, assignment, error=error) for s in handed_in]
-            continue
-        for student in handed_in:
-            report.outcomes.append(grade_one(api, db_url, student, assignment))
+        source = read_tree(os.path.join(SOLUTIONS, assignment))
+        jobs += [Job(s, assignment, source, read_tree(os.path.join(submitted, s, assignment)), template,
+                     dict(settings or {})) for s in names]
+
+    results = run_jobs(jobs, workers=workers, scheduler=scheduler, progress=progress)
+    with Gradebook(db_url) as gb:
+        for result in results:
+            record(gb, result, out)
+            report.outcomes.append(Outcome(result.student, result.assignment, error=result.error,
+                                           seconds=result.seconds))
+        for outcome in report.outcomes:
+            gb.update_or_create_student(outcome.student)
+            if outcome.ok:
+                submission = gb.find_submission(outcome.assignment, outcome.student)
+                outcome.score, outcome.max_score = submission.score, submission.max_score
+    report.outcomes.sort(key=lambda o: (o.student, o.assignment))
 
     export = CsvExportPlugin(config=load_config(root=out, db_url=db_url))
     export.to = os.path.join(out, "grades.csv")
     with Gradebook(db_url) as gb:
         export.export(gb)
+    report.seconds = time.perf_counter() - started
+    report.workers = scheduler or workers
+    report.write_summary()
     return report
 
 
-def grade_one(api, db_url, student, assignment):
-    """Autograde and generate feedback for one student's assignment."""
-    outcome = Outcome(student, assignment)
-    result = api.autograde(assignment, student)
-    if not result["success"]:
-        outcome.error = _first_line_of_error(result)
-        return outcome
-    result = api.generate_feedback(assignment, student)
-    if not result["success"]:
-        outcome.error = "feedback: " + _first_line_of_error(result)
-    with Gradebook(db_url) as gb:
-        try:
-            submission = gb.find_submission(assignment, student)
-        except MissingEntry:
-            outcome.error = outcome.error or "no submission recorded"
-            return outcome
-        outcome.score, outcome.max_score = submission.score, submission.max_score
-    return outcome
+class Prepared(set):
+    """The assignments whose source notebooks nbgrader prepared; failures maps the others to why."""
+    failures: dict
+
+
+def prepare_gradebook(names, out, db_url):
+    """Run generate_assignment for each assignment; return (prepared, template gradebook bytes).
+
+    The template is a gradebook that knows the assignments and no student: every
+    job starts from it. The course's own gradebook is created from it, or
+    brought up to date where it already exists (keeping every grade in it).
+    """
+    prepared = Prepared()
+    prepared.failures = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        template_db = os.path.join(tmp, "gradebook.db")
+        api = nbgrader_api(load_config(root=tmp, source_directory=SOLUTIONS, db_url=f"sqlite:///{template_db}"))
+        for assignment in names:
+            result = api.generate_assignment(assignment)
+            if result["success"]:
+                prepared.add(assignment)
+            else:  # a broken source notebook fails its own assignment, nothing else
+                prepared.failures[assignment] = "the source notebook could not be prepared: " + error_summary(result)
+        with open(template_db, "rb") as f:
+            template = f.read()
+    course_db = os.path.join(out, "gradebook.db")
+    if not os.path.exists(course_db):
+        with open(course_db, "wb") as f:
+            f.write(template)
+    else:
+        api = nbgrader_api(load_config(root=out, source_directory=SOLUTIONS,
+                                       release_directory=os.path.join(out, "release"), db_url=db_url))
+        for assignment in sorted(prepared):
+            _require(api.generate_assignment(assignment), f"generate_assignment {assignment}")
+    return prepared, template
+
+
+def run_jobs(jobs, workers=1, scheduler=None, progress=False):
+    """Grade every job; return the results in the order of the jobs."""
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(jobs), unit="submission", disable=not progress, dynamic_ncols=True)
+    failed = 0
+
+    def tick(result):
+        nonlocal failed
+        failed += not result.ok
+        bar.set_postfix(failed=failed, refresh=False)
+        bar.update(1)
+
+    results = [None] * len(jobs)
+    try:
+        if scheduler:
+            from distributed import Client, as_completed
+            with Client(scheduler) as client:
+                futures = client.map(grade_submission, jobs, pure=False)
+                index = {f.key: i for i, f in enumerate(futures)}
+                for future in as_completed(futures):
+                    results[index[future.key]] = future.result()
+                    tick(results[index[future.key]])
+        elif workers <= 1 or len(jobs) <= 1:
+            for i, job in enumerate(jobs):
+                results[i] = grade_submission(job)
+                tick(results[i])
+        else:
+            context = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+                futures = {pool.submit(grade_submission, job): i for i, job in enumerate(jobs)}
+                for future in as_completed_futures(futures):
+                    i = futures[future]
+                    try:
+                        results[i] = future.result()
+                    except Exception as err:  # noqa: BLE001 - a dead worker fails its job only
+                        results[i] = Result(jobs[i].student, jobs[i].assignment, error=f"worker died: {err}")
+                    tick(results[i])
+    finally:
+        bar.close()
+    return results
+
+
+def record(gb, result, out):
+    """Record one graded submission in the course gradebook and write its files under out."""
+    gb.update_or_create_student(result.student)
+    if not result.ok:
+        return
+    gb.update_or_create_submission(result.assignment, result.student, timestamp=result.timestamp)
+    for notebook, data in result.notebooks.items():
+        submitted = gb.find_submission_notebook(notebook, result.assignment, result.student)
+        submitted.late_submission_penalty = data["penalty"]
+        for cell, (score, needs_manual) in data["grades"].items():
+            grade = gb.find_grade(cell, notebook, result.assignment, result.student)
+            grade.auto_score, grade.needs_manual_grade = score, needs_manual
+        for cell, text in data["comments"].items():
+            gb.find_comment(cell, notebook, result.assignment, result.student).auto_comment = text
+    gb.db.commit()
+    for step, files in (("autograded", result.autograded), ("feedback", result.feedback)):
+        folder = os.path.join(out, step, result.student, result.assignment)
+        shutil.rmtree(folder, ignore_errors=True)
+        write_tree(folder, files)
 
 
 def check(out=None):

@@ -83,7 +83,7 @@ def grade_bank(assignment, bank, root):
     for kind, entries in (("mistake", bank.MISTAKES), ("alternative", bank.ALTERNATIVES)):
         for name, changes in entries.items():
             write_submission(submissions, f"{kind}-{name}".replace("_", "-"), assignment, {**answers, **changes})
-    report = course.grade(submissions, os.path.join(root, "course"))
+    report = course.grade(submissions, os.path.join(root, "course"), workers=2)
     return {o.student: o for o in report.outcomes if o.assignment == assignment}
 
 

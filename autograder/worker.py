@@ -1,0 +1,116 @@
+"""Grade one student's assignment in a private nbgrader course folder.
+
+A job carries everything as bytes (the assignment's source files, a gradebook
+that already knows the assignment, the student's files), so it runs the same in
+this process, in a process pool or on a Dask worker on another machine, and a
+submission can never touch the shared gradebook or another student's files.
+The result carries the scores and the files nbgrader wrote; the caller records
+them in the one gradebook (see autograder.course.record).
+"""
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Job:
+    student: str
+    assignment: str
+    source: dict          # relative path -> bytes, the assignment's folder in solutions/
+    submission: dict      # relative path -> bytes, the student's assignment folder
+    gradebook: bytes      # an nbgrader SQLite gradebook that knows the assignment
+    settings: dict = field(default_factory=dict)   # nbgrader overrides, {"Class.trait": value}
+
+
+@dataclass
+class Result:
+    student: str
+    assignment: str
+    error: str = ""
+    timestamp: object = None
+    notebooks: dict = field(default_factory=dict)  # notebook -> {"grades": {...}, "comments": {...}, "penalty": float}
+    autograded: dict = field(default_factory=dict)  # relative path -> bytes
+    feedback: dict = field(default_factory=dict)    # relative path -> bytes
+    seconds: float = 0.0
+
+    @property
+    def ok(self):
+        return not self.error
+
+
+def read_tree(folder):
+    """{relative path: bytes} of every file under folder (empty if it does not exist)."""
+    files = {}
+    for dirpath, _, names in os.walk(folder):
+        for name in names:
+            path = os.path.join(dirpath, name)
+            with open(path, "rb") as f:
+                files[os.path.relpath(path, folder)] = f.read()
+    return files
+
+
+def write_tree(folder, files):
+    for rel, data in files.items():
+        path = os.path.join(folder, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(data)
+
+
+def error_summary(result):
+    """The last meaningful line of an nbgrader API result's error or log."""
+    text = (result.get("error") or result.get("log") or "unknown error").strip()
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    return lines[-1][:300] if lines else "unknown error"
+
+
+def grade_submission(job):
+    """Run nbgrader autograde and generate_feedback for one job; return a Result."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    from autograder.course import load_config, nbgrader_api
+
+    started = time.perf_counter()
+    result = Result(job.student, job.assignment)
+    root = tempfile.mkdtemp(prefix="grade-")
+    try:
+        source = os.path.join(root, "source")
+        write_tree(os.path.join(source, job.assignment), job.source)
+        write_tree(os.path.join(root, "submitted", job.student, job.assignment), job.submission)
+        db = os.path.join(root, "gradebook.db")
+        with open(db, "wb") as f:
+            f.write(job.gradebook)
+        db_url = f"sqlite:///{db}"
+        api = nbgrader_api(load_config(job.settings, root=root, source_directory=source, db_url=db_url))
+        outcome = api.autograde(job.assignment, job.student)
+        if not outcome["success"]:
+            result.error = error_summary(outcome)
+            return result
+        outcome = api.generate_feedback(job.assignment, job.student)
+        if not outcome["success"]:
+            result.error = "feedback: " + error_summary(outcome)
+            return result
+        with Gradebook(db_url) as gb:
+            try:
+                submission = gb.find_submission(job.assignment, job.student)
+            except MissingEntry:
+                result.error = "nbgrader recorded no submission"
+                return result
+            result.timestamp = submission.timestamp
+            for nb in submission.notebooks:
+                result.notebooks[nb.name] = {
+                    "grades": {g.name: (g.auto_score, g.needs_manual_grade) for g in nb.grades},
+                    "comments": {c.name: c.auto_comment for c in nb.comments},
+                    "penalty": nb.late_submission_penalty,
+                }
+        result.autograded = read_tree(os.path.join(root, "autograded", job.student, job.assignment))
+        result.feedback = read_tree(os.path.join(root, "feedback", job.student, job.assignment))
+        return result
+    except Exception as err:  # noqa: BLE001 - any failure is this submission's, never the run's
+        result.error = f"{type(err).__name__}: {err}"[:300]
+        return result
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+        result.seconds = time.perf_counter() - started

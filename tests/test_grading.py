@@ -1,0 +1,85 @@
+"""The grading tool end to end, through nbgrader: the sample class, sequential, parallel and on Dask."""
+import csv
+import json
+import os
+
+import pytest
+from nbgrader.api import Gradebook
+
+from autograder import REPO, course
+
+SAMPLES = os.path.join(REPO, "autograder", "samples")
+
+
+def cell_grades(out):
+    """{(student, assignment, notebook, cell): auto_score} from a course folder's gradebook."""
+    grades = {}
+    with Gradebook(f"sqlite:///{os.path.join(out, 'gradebook.db')}") as gb:
+        for assignment in gb.assignments:
+            for submission in assignment.submissions:
+                for nb in submission.notebooks:
+                    for g in nb.grades:
+                        grades[(submission.student.id, assignment.name, nb.name, g.name)] = g.auto_score
+    return grades
+
+
+@pytest.fixture(scope="module")
+def sequential(tmp_path_factory):
+    out = tmp_path_factory.mktemp("sequential")
+    return course.grade(SAMPLES, out, workers=1), out
+
+
+def test_samples_grade_full_partial_and_zero(sequential):
+    report, _ = sequential
+    by_student = {}
+    for o in report.outcomes:
+        assert o.ok, o
+        by_student.setdefault(o.student, []).append(o)
+    assert all(o.score == o.max_score > 0 for o in by_student["sample-complete"])
+    assert all(0 < o.score < o.max_score for o in by_student["sample-mistakes"])
+    assert all(o.score == 0 for o in by_student["sample-untouched"])
+
+
+def test_grades_csv_and_summary_agree_with_the_report(sequential):
+    report, out = sequential
+    with open(os.path.join(out, "grades.csv")) as f:
+        rows = {(r["student_id"], r["assignment"]): float(r["raw_score"]) for r in csv.DictReader(f)}
+    for o in report.outcomes:
+        assert rows[(o.student, o.assignment)] == o.score
+    summary = json.load(open(os.path.join(out, "summary.json")))
+    assert summary["submissions"] == len(report.outcomes) and summary["failed"] == 0
+
+
+def test_feedback_is_written_and_hides_hidden_tests(sequential):
+    _, out = sequential
+    folder = os.path.join(out, "feedback", "sample-mistakes", "01-logistic-regression")
+    html = open(os.path.join(folder, "logistic_regression.html")).read()
+    assert "A hidden test failed" in html
+    for secret in ("BEGIN HIDDEN TESTS", "labels=[0, 1]", "LogisticRegression(C=", "default_rng(202)"):
+        assert secret not in html, f"feedback shows hidden test code: {secret}"
+
+
+def test_parallel_grades_equal_sequential_grades(sequential, tmp_path):
+    _, seq_out = sequential
+    course.grade(SAMPLES, tmp_path, workers=2)
+    assert cell_grades(tmp_path) == cell_grades(seq_out)
+    assert open(tmp_path / "grades.csv").read() == open(os.path.join(seq_out, "grades.csv")).read()
+
+
+def test_grading_on_a_dask_cluster_equals_sequential(sequential, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    _, seq_out = sequential
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None, host="127.0.0.1") as cluster:
+        course.grade(SAMPLES, tmp_path, scheduler=cluster.scheduler_address)
+    assert cell_grades(tmp_path) == cell_grades(seq_out)
+
+
+def test_regrading_keeps_one_row_per_grade(sequential, tmp_path):
+    course.grade(SAMPLES, tmp_path, workers=2)
+    first = cell_grades(tmp_path)
+    course.grade(SAMPLES, tmp_path, workers=2)
+    assert cell_grades(tmp_path) == first
+    with Gradebook(f"sqlite:///{tmp_path / 'gradebook.db'}") as gb:
+        assert len(gb.students) == 3
+        assert sum(len(a.submissions) for a in gb.assignments) == len(course.assignments()) * 3

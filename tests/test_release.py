@@ -1,0 +1,57 @@
+"""The student release: in sync with solutions/, and free of solutions and hidden tests."""
+import filecmp
+import os
+
+import nbformat
+import pytest
+
+from autograder import NOTEBOOKS, SOLUTIONS, assignments, course
+from submissions import solution_answers
+
+
+@pytest.fixture(scope="module")
+def fresh_release(tmp_path_factory):
+    return course.release(tmp_path_factory.mktemp("release"))
+
+
+def _files(root):
+    return sorted(os.path.relpath(os.path.join(d, f), root) for d, _, fs in os.walk(root) for f in fs)
+
+
+def test_release_is_in_sync_with_the_solutions(fresh_release):
+    assert _files(fresh_release) == _files(NOTEBOOKS), "run `make release` and commit notebooks/"
+    for rel in _files(NOTEBOOKS):
+        assert filecmp.cmp(os.path.join(fresh_release, rel), os.path.join(NOTEBOOKS, rel), shallow=False), \
+            f"{rel} differs from a fresh release: run `make release` and commit notebooks/"
+
+
+@pytest.mark.parametrize("assignment", assignments())
+def test_release_has_no_solution_and_no_hidden_test(assignment):
+    answers = solution_answers(assignment)
+    for name in os.listdir(os.path.join(NOTEBOOKS, assignment)):
+        text = open(os.path.join(NOTEBOOKS, assignment, name)).read()
+        assert "BEGIN SOLUTION" not in text and "BEGIN HIDDEN TESTS" not in text
+        nb = nbformat.read(os.path.join(NOTEBOOKS, assignment, name), as_version=4)
+        released = "\n".join(c.source for c in nb.cells)
+        for grade_id, source in answers.items():
+            body = [ln for ln in source.splitlines()[1:] if ln.strip() and not ln.strip().startswith(('"""', "#"))]
+            leaked = [ln for ln in body if ln in released.splitlines()]
+            assert not leaked, f"solution lines of {grade_id} in the release: {leaked}"
+
+
+@pytest.mark.parametrize("assignment", assignments())
+def test_solutions_are_stored_without_outputs(assignment):
+    for name in os.listdir(os.path.join(SOLUTIONS, assignment)):
+        if name.endswith(".ipynb"):
+            nb = nbformat.read(os.path.join(SOLUTIONS, assignment, name), as_version=4)
+            assert all(not c.get("outputs") and not c.get("execution_count") for c in nb.cells if c.cell_type == "code")
+
+
+def test_samples_are_in_sync(tmp_path):
+    import build_samples
+    build_samples.build(tmp_path)
+    samples = os.path.join(os.path.dirname(NOTEBOOKS), "autograder", "samples")
+    assert _files(tmp_path) == _files(samples)
+    for rel in _files(samples):
+        assert filecmp.cmp(os.path.join(tmp_path, rel), os.path.join(samples, rel), shallow=False), \
+            f"{rel} is stale: run `python tests/build_samples.py`"
