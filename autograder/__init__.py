@@ -4,6 +4,11 @@ Run it as `python -m autograder {release,grade,check}`.
 """
 import os
 import sys
+import warnings
+
+# nbgrader's own SQLAlchemy usage warns on every autograde ("... not in session");
+# it is nbgrader's internal matter, not the user's.
+warnings.filterwarnings("ignore", message=".*not in session.*")
 
 # nbgrader runs the `alembic` command when it creates a gradebook; it lives next
 # to this Python, which is not on PATH when the tool is started as .venv/bin/python.

@@ -2,7 +2,6 @@
 import argparse
 import os
 import sys
-import warnings
 
 from autograder import NOTEBOOKS
 
@@ -24,8 +23,6 @@ def main(argv=None):
     p.add_argument("--out", help="keep the grading folder here (default: a temporary one)")
     args = parser.parse_args(argv)
 
-    # nbgrader's own SQLAlchemy usage warns on every run; it is not the user's concern.
-    warnings.filterwarnings("ignore", message=".*not in session.*")
     from autograder import course  # imported late: nbgrader is slow to import
 
     if args.command == "release":
