@@ -120,3 +120,122 @@ def check_no_warnings(name, fn, *args):
 def passed(name):
     """Print the line a student sees when every visible check of an exercise passes."""
     print(f"\u2714 {name}: all visible tests passed.")
+
+
+# Notebook 02: checks for forward and backward propagation. They compare a
+# student's arrays with values worked out by hand or with numerical gradients;
+# none of them computes a layer, a cost or a gradient itself.
+
+def check_call(name, fn, *args, hint=""):
+    """Return fn(*args); if it crashes on shapes or a missing key, fail with a message naming the likely cause.
+
+    hint: what to check, for example the shapes the product should have.
+    """
+    try:
+        return fn(*args)
+    except ValueError as err:
+        text = str(err)
+        if not any(word in text for word in ("mismatch", "shape", "broadcast", "align")):
+            raise
+        raise AssertionError(f"{name} crashed because shapes do not fit ({text}). {hint}".rstrip()) from err
+    except KeyError as err:
+        raise AssertionError(f"{name} crashed looking up the key {err}, which is not there. {hint}".rstrip()) from err
+
+
+def check_keys(name, d, keys):
+    """Fail unless d is a dict holding every one of keys."""
+    if not isinstance(d, dict):
+        raise AssertionError(f"{name} should be a dict, got {type(d).__name__}.")
+    missing = [k for k in keys if k not in d]
+    if missing:
+        raise AssertionError(f"{name} has no {', '.join(map(repr, missing))}; it should hold {', '.join(map(repr, keys))}.")
+
+
+def check_dict_unchanged(name, before, after):
+    """Fail if an array in a dict (params, cache) was modified: before holds copies taken before the call."""
+    for key, value in before.items():
+        if key not in after or not np.array_equal(value, after[key]):
+            raise AssertionError(
+                f"{name}[{key!r}] was modified in place. Leave the inputs alone: W - alpha * dW makes a new "
+                f"array, W -= alpha * dW overwrites W itself; put the new arrays in a new dict.")
+
+
+def _layer_of(key):
+    digits = "".join(ch for ch in str(key) if ch.isdigit())
+    return int(digits) if digits else None
+
+
+def _gradient_shape_message(key, got_shape, shape):
+    if len(got_shape) == 2 and tuple(got_shape[::-1]) == tuple(shape):
+        return (f"has shape {got_shape}, the transpose of {tuple(shape)}: it looks transposed. "
+                "A gradient has the shape of its parameter: dW = A_prev.T @ dZ is (n_in, n_units).")
+    if str(key).startswith("db") and len(got_shape) == 2 and got_shape[-1:] == tuple(shape):
+        return (f"has shape {got_shape}, one row per example: db was not summed over the examples. "
+                "Sum dZ over axis 0, so that db has the shape of b.")
+    return f"has shape {got_shape}, but a gradient has the shape of its parameter, {tuple(shape)}."
+
+
+def _gradient_value_message(key, got, num, m, rel):
+    close = lambda wrong: bool(np.allclose(got, wrong, rtol=1e-5, atol=1e-12))  # noqa: E731
+    if np.any(num != 0):
+        if m is not None and m > 1 and close(num * m):
+            return f"is m = {m} times too large: the 1/m (mean over the examples) is missing."
+        if m is not None and m > 1 and close(num / m):
+            return f"is m = {m} times too small: 1/m is applied twice (dZ already holds it)."
+        if close(-num):
+            return "has the wrong sign: the output layer's dZ is (A - y) / m, prediction minus label."
+    return f"disagrees with the numerical gradient (relative error {rel:.1e})."
+
+
+def check_gradients(grads, numerical, *, m=None, tol=1e-7, show=True):
+    """Compare backpropagation's gradients with numerical ones, key by key, and name the likely mistake.
+
+    grads: what backward returned; numerical: {"dW1": array, "db1": array, ...}
+    from numerical_gradient. As in CS231n, a relative error below 1e-7 (in
+    float64) means the gradient is right. m: the number of examples, to
+    recognise a missing or doubled 1/m. Prints one line per key and returns
+    {key: relative error}.
+    """
+    from utils.gradient_check import rel_error
+
+    if not isinstance(grads, dict):
+        raise AssertionError(f"backward should return a dict of gradients, got {type(grads).__name__}.")
+    missing = [k for k in numerical if k not in grads]
+    if missing:
+        raise AssertionError(f"the gradients have no {', '.join(missing)}: return a dict with the keys "
+                             f"{', '.join(numerical)}.")
+    errors, problems, shapes_ok = {}, {}, True
+    for key, num in numerical.items():
+        num = np.asarray(num, dtype=np.float64)
+        if grads[key] is None:
+            raise AssertionError(f"{key} is None: did you forget to store it?")
+        dtype = np.asarray(grads[key]).dtype
+        got = np.asarray(grads[key], dtype=np.float64)
+        if dtype != np.float64:
+            errors[key] = np.inf
+            problems[key] = (f"has dtype {dtype}: gradients should be float64 arrays, like the parameters "
+                             "(the numerical check needs float64 precision).")
+        elif got.shape != num.shape:
+            errors[key], shapes_ok = np.inf, False
+            problems[key] = _gradient_shape_message(key, got.shape, num.shape)
+        elif not np.all(np.isfinite(got)):
+            errors[key] = np.inf
+            problems[key] = "contains nan or inf."
+        else:
+            errors[key] = rel_error(got, num)
+            if errors[key] >= tol:
+                problems[key] = _gradient_value_message(key, got, num, m, errors[key])
+    if show:
+        for key, err in errors.items():
+            verdict = "ok" if err < tol else "WRONG"
+            print(f"  {key:5s} relative error {err:8.1e}  {verdict}")
+    if not problems:
+        return errors
+    lines = [f"{key} {message}" for key, message in problems.items()]
+    layers = sorted({_layer_of(k) for k in numerical if _layer_of(k) is not None})
+    bad_layers = {_layer_of(k) for k in problems}
+    if shapes_ok and len(layers) > 1 and layers[-1] not in bad_layers:
+        lines.append("The last layer's gradients are right but earlier layers' are not, so the mistake is in how "
+                     "the gradient flows back: dA_prev = dZ @ W.T, then the layer below's "
+                     "dZ = activation_backward(dA_prev, its Z, its activation).")
+    raise AssertionError("backward disagrees with the numerical gradient:\n  " + "\n  ".join(lines))

@@ -74,3 +74,44 @@ def plot_activations(functions, z=None):
         ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
+
+
+def plot_costs(histories, title="Cost during training", log=True):
+    """Plot several cost curves on one axis, given as {label: history}."""
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for label, history in histories.items():
+        ax.plot(np.arange(1, len(history) + 1), history, label=str(label))
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("cost J")
+    if log:
+        ax.set_yscale("log")
+    ax.set_title(title)
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_hardest(X, y, probabilities, n=16, cols=8, title=None):
+    """Show the n examples the model got most wrong: misclassified first, then the least confident.
+
+    probabilities are the model's outputs f(x) in [0, 1]. Each image is titled
+    with the label, the prediction and f(x), in red when the prediction is wrong.
+    """
+    y, p = np.ravel(y), np.ravel(probabilities)
+    order = np.argsort(-np.abs(p - y), kind="stable")[:min(n, len(p))]
+    rows = int(np.ceil(len(order) / cols))
+    side = _side(X.shape[1])
+    fig, axes = plt.subplots(rows, cols, figsize=(1.3 * cols, 1.95 * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, i in zip(axes.flat, order):
+        guess = int(p[i] >= 0.5)
+        ax.imshow(X[i].reshape(side, side), cmap="gray_r", vmin=0, vmax=1)
+        ax.set_title(f"y={int(y[i])} ŷ={guess}\nf={p[i]:.2f}", fontsize=8,
+                     color="red" if guess != int(y[i]) else "black")
+    n_wrong = int(np.sum((p >= 0.5).astype(int) != y))
+    fig.suptitle(f"{title + ': ' if title else ''}{n_wrong} misclassified of {len(p)}"
+                 + ("" if n_wrong else "; the least confident shown"))
+    fig.tight_layout()
+    return fig
