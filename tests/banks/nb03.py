@@ -1,0 +1,119 @@
+"""Notebook 03: common Keras mistakes, and correct answers written differently."""
+ASSIGNMENT = "03-mlp-keras"
+
+
+def _build(layers, name="my_model"):
+    body = ",\n".join(f"        {layer}" for layer in layers)
+    return (f"def build_model(n_features):\n    return Sequential([\n{body},\n    ], name={name!r})")
+
+
+_INPUT = "tf.keras.Input(shape=(n_features,))"
+_L1 = 'Dense(25, activation="sigmoid", name="layer1")'
+_L2 = 'Dense(15, activation="sigmoid", name="layer2")'
+_L3 = 'Dense(1, activation="sigmoid", name="layer3")'
+
+MISTAKES = {
+    "hidden_layer_relu": {"build_model": _build([_INPUT, _L1, 'Dense(15, activation="relu", name="layer2")', _L3])},
+    "wrong_unit_count": {"build_model": _build([_INPUT, _L1, 'Dense(16, activation="sigmoid", name="layer2")', _L3])},
+    "missing_input": {"build_model": _build([_L1, _L2, _L3])},
+    "param_counts_without_biases": {"param_counts": (
+        'param_counts = {"layer1": 64 * 25, "layer2": 25 * 15, "layer3": 15 * 1}\n'
+        'param_counts["total"] = sum(param_counts.values())')},
+    "mse_for_classification": {"compile_model": (
+        "def compile_model(model):\n"
+        "    model.compile(loss=MeanSquaredError(), optimizer=Adam(learning_rate=0.001))\n"
+        "    return model")},
+    "from_logits_on_sigmoid": {"compile_model": (
+        "def compile_model(model):\n"
+        "    model.compile(loss=BinaryCrossentropy(from_logits=True), optimizer=Adam(learning_rate=0.001))\n"
+        "    return model")},
+    "too_few_epochs": {"fit_model": (
+        "def fit_model(model, X, y, epochs=100):\n"
+        "    return model.fit(X, y, epochs=10, verbose=0)")},
+    "numpy_forward_linear_output": {"numpy_network": (
+        "def numpy_forward(X, params):\n"
+        "    A = X\n"
+        "    for l in (1, 2):\n"
+        "        A = 1 / (1 + np.exp(-(A @ params[f'W{l}'] + params[f'b{l}'])))\n"
+        "    return A @ params['W3'] + params['b3']\n"
+        "\n"
+        "def numpy_cost(X, y, params):\n"
+        "    f = 1 / (1 + np.exp(-numpy_forward(X, params)))\n"
+        "    return float(np.mean(-y * np.log(f) - (1 - y) * np.log(1 - f)))")},
+    "weights_transposed": {"load_numpy_params": (
+        "def load_numpy_params(model, params):\n"
+        "    for l, layer in enumerate(model.layers, start=1):\n"
+        "        layer.set_weights([params[f'W{l}'].T, params[f'b{l}']])\n"
+        "    return model")},
+    "regression_sigmoid_output": {"build_regression_model": (
+        "def build_regression_model(n_features):\n"
+        "    model = Sequential([tf.keras.Input(shape=(n_features,)), Dense(25, activation='relu'),\n"
+        "                        Dense(15, activation='relu'), Dense(1, activation='sigmoid')])\n"
+        "    model.compile(loss=MeanSquaredError(), optimizer=Adam(learning_rate=0.01))\n"
+        "    return model")},
+}
+
+ALTERNATIVES = {
+    "model_add_calls": {"build_model": (
+        "def build_model(n_features):\n"
+        "    model = tf.keras.Sequential(name='my_model')\n"
+        "    model.add(tf.keras.Input(shape=(n_features,)))\n"
+        "    for k, units in enumerate([25, 15, 1], start=1):\n"
+        "        model.add(tf.keras.layers.Dense(units, activation=tf.nn.sigmoid, name=f'layer{k}'))\n"
+        "    return model")},
+    "loss_as_strings": {
+        "compile_model": (
+            "def compile_model(model):\n"
+            "    model.compile(optimizer='adam', loss='binary_crossentropy')\n"
+            "    return model"),
+        "build_regression_model": (
+            "def build_regression_model(n_features):\n"
+            "    model = Sequential()\n"
+            "    model.add(tf.keras.Input(shape=(n_features,)))\n"
+            "    model.add(Dense(25, activation='relu'))\n"
+            "    model.add(Dense(15, activation='relu'))\n"
+            "    model.add(Dense(1))  # linear is the default\n"
+            "    model.compile(optimizer=tf.keras.optimizers.Adam(0.01), loss='mse')\n"
+            "    return model"),
+    },
+    "assign_by_name_and_logaddexp": {
+        "param_counts": 'param_counts = {"layer1": 1625, "layer2": 390, "layer3": 16, "total": 2031}',
+        "fit_model": (
+            "def fit_model(model, X, y, epochs=100):\n"
+            "    history = model.fit(x=X, y=y, batch_size=32, epochs=epochs, verbose=0, shuffle=True)\n"
+            "    return history"),
+        "numpy_network": (
+            "def numpy_forward(X, params):\n"
+            "    g = lambda z: 0.5 * (1 + np.tanh(0.5 * z))\n"
+            "    A1 = g(np.dot(X, params['W1']) + params['b1'])\n"
+            "    A2 = g(np.dot(A1, params['W2']) + params['b2'])\n"
+            "    return g(np.dot(A2, params['W3']) + params['b3'])\n"
+            "\n"
+            "def numpy_cost(X, y, params):\n"
+            "    f = numpy_forward(X, params)\n"
+            "    z = np.log(f) - np.log1p(-f)  # the output layer's z\n"
+            "    return float(np.sum(np.logaddexp(0, z) - y * z) / X.shape[0])"),
+        "load_numpy_params": (
+            "def load_numpy_params(model, params):\n"
+            "    for l in (1, 2, 3):\n"
+            "        layer = model.get_layer(f'layer{l}')\n"
+            "        layer.kernel.assign(params[f'W{l}'])\n"
+            "        layer.bias.assign(params[f'b{l}'])\n"
+            "    return model"),
+    },
+}
+
+SAMPLE_MISTAKES = ["from_logits_on_sigmoid", "weights_transposed"]
+
+MESSAGES = {
+    "hidden_layer_relu": "layer2 uses the relu activation",
+    "wrong_unit_count": "layer2 has 16 units, expected 15",
+    "missing_input": "has no Input",
+    "param_counts_without_biases": "counts only the weights",
+    "mse_for_classification": "MeanSquaredError, which is for regression",
+    "from_logits_on_sigmoid": "from_logits=True",
+    "too_few_epochs": "training ran for 10 epochs",
+    "numpy_forward_linear_output": "that is Z3",
+    "weights_transposed": "not transposed",
+    "regression_sigmoid_output": "uses the sigmoid activation",
+}
