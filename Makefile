@@ -33,7 +33,7 @@ test: $(STAMP)
 
 ## lab: JupyterLab on the student notebooks, with nbgrader's extensions configured
 lab: $(STAMP)
-	JUPYTER_CONFIG_PATH=$(CURDIR)/autograder $(VENV)/bin/jupyter lab --notebook-dir=notebooks
+	JUPYTER_CONFIG_PATH=$(CURDIR)/autograder $(VENV)/bin/jupyter lab --notebook-dir=$(LAB_DIR) $(LAB_ARGS)
 
 ## bench: measure notebook run times and grading time per submission
 bench: $(STAMP)
@@ -41,3 +41,28 @@ bench: $(STAMP)
 
 clean:
 	rm -rf build $(VENV)
+
+## formgrader: JupyterLab for instructors, nbgrader's formgrader on the grading folder $(OUT) of
+## `make grade` (graded first if it has no gradebook) and on solutions/; open Nbgrader > Formgrader
+formgrader: $(STAMP)
+	test -f $(OUT)/gradebook.db || $(MAKE) grade
+	mkdir -p $(OUT)/.formgrader
+	printf '%s\n' '# Written by `make formgrader`: the formgrader works on the grading folder.' \
+	  'c = get_config()' \
+	  'c.CourseDirectory.root = "$(abspath $(OUT))"' \
+	  'c.CourseDirectory.source_directory = "$(CURDIR)/solutions"' > $(OUT)/.formgrader/nbgrader_config.py
+	cd $(OUT)/.formgrader && JUPYTER_CONFIG_PATH=$(CURDIR)/autograder $(abspath $(VENV))/bin/jupyter lab \
+	  --notebook-dir=$(FORMGRADER_DIR) $(LAB_ARGS)
+
+## bundle: what students receive, as build/students.zip (or BUNDLE=path, a folder unless it ends in .zip)
+bundle: $(STAMP)
+	$(PY) -m autograder release --bundle $(BUNDLE)
+
+.PHONY: formgrader bundle
+# `make lab` and `make formgrader` options: the folder JupyterLab opens for students (LAB_DIR) and for
+# instructors (FORMGRADER_DIR, which must contain OUT), and extra jupyter lab options, e.g.
+# LAB_ARGS="--port=8899 --no-browser".
+LAB_DIR ?= notebooks
+FORMGRADER_DIR ?= $(CURDIR)
+LAB_ARGS ?=
+BUNDLE ?= build/students.zip

@@ -12,6 +12,8 @@ def main(argv=None):
     p = sub.add_parser("release", help="regenerate notebooks/ from solutions/")
     p.add_argument("--dest", default=NOTEBOOKS, help="where to write the student notebooks")
     p.add_argument("--assignment", action="append", help="release only this assignment (repeatable)")
+    p.add_argument("--bundle", metavar="PATH",
+                   help="then write what students receive to PATH: a folder, or a zip if PATH ends in .zip")
     p = sub.add_parser("grade", help="autograde submissions, write feedback and grades.csv")
     p.add_argument("submissions", help="folder laid out as student/assignment/notebook.ipynb")
     p.add_argument("--out", required=True, help="course folder for the gradebook, feedback and grades.csv")
@@ -27,6 +29,9 @@ def main(argv=None):
 
     if args.command == "release":
         print(f"released to {course.release(args.dest, only=args.assignment)}")
+        if args.bundle:
+            from autograder import bundle
+            print(f"student bundle: {bundle.write_bundle(args.bundle, args.dest)}")
         return 0
     if args.command == "grade":
         report = course.grade(args.submissions, args.out, workers=args.workers,

@@ -8,3 +8,8 @@ TESTS = os.path.dirname(os.path.abspath(__file__))
 for path in (TESTS, os.path.dirname(TESTS)):
     if path not in sys.path:
         sys.path.insert(0, path)
+
+
+# Browser tests (tests/test_browser.py): select them with `-m browser`, skip them with `-m "not browser"`.
+def pytest_configure(config):
+    config.addinivalue_line("markers", "browser: drives JupyterLab in Debian's chromium (Playwright)")
