@@ -84,6 +84,7 @@ class Report:
     outcomes: list = field(default_factory=list)
     seconds: float = 0.0
     workers: object = 1
+    sandbox: dict = field(default_factory=dict)  # {"sandboxed": bool, "isolation": [how kernels ran]}
 
     def write_summary(self):
         """summary.json beside grades.csv: the run in a form scripts can read."""
@@ -92,6 +93,7 @@ class Report:
             "failed": sum(not o.ok for o in self.outcomes),
             "seconds": round(self.seconds, 2),
             "workers": self.workers,
+            "sandbox": self.sandbox,
             "outcomes": [{"student": o.student, "assignment": o.assignment, "score": o.score,
                           "max_score": o.max_score, "error": o.error, "seconds": round(o.seconds, 2)}
                          for o in self.outcomes],
@@ -151,6 +153,14 @@ def grade(submissions, out, workers=1, scheduler=None, progress=False, settings=
 
     db_url = f"sqlite:///{os.path.join(out, 'gradebook.db')}"
     report = Report(out)
+    # A student folder without any assignment folder still gets an outcome, saying what it holds.
+    for student in students:
+        if not any(student in names for names in handed_in.values()):
+            found = sorted(os.listdir(os.path.join(submitted, student)))
+            what = f"it has {', '.join(found[:5])}" if found else "it is empty"
+            report.outcomes.append(Outcome(student, "-", error=(
+                f"no assignment folder in the submission ({what}); expected a folder named "
+                f"{' or '.join(assignments())} holding the notebook")))
     prepared, template = prepare_gradebook(list(handed_in), out, db_url)
     jobs = []
     for assignment, names in handed_in.items():
@@ -162,6 +172,13 @@ def grade(submissions, out, workers=1, scheduler=None, progress=False, settings=
                      dict(settings or {})) for s in names]
 
     results = run_jobs(jobs, workers=workers, scheduler=scheduler, progress=progress)
+    isolation = sorted({r.sandbox for r in results if r.sandbox})
+    report.sandbox = {"sandboxed": bool(isolation) and all(i == "bubblewrap" for i in isolation),
+                      "isolation": isolation}
+    for how in isolation:
+        if how != "bubblewrap":
+            from autograder.sandbox import warn_unsandboxed
+            warn_unsandboxed(how.split(": ", 1)[-1])
     with Gradebook(db_url) as gb:
         for result in results:
             record(gb, result, out)

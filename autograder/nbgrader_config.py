@@ -14,9 +14,12 @@ if REPO not in sys.path:
 
 from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor  # noqa: E402
 from nbgrader.preprocessors import (  # noqa: E402
-    AssignLatePenalties, CheckCellMetadata, Execute, GetGrades, IgnorePattern, LimitOutput, SaveAutoGrades)
+    AssignLatePenalties, CheckCellMetadata, ClearOutput, DeduplicateIds, GetGrades, IgnorePattern, LimitOutput,
+    OverwriteCells, OverwriteKernelspec, SaveAutoGrades)
 
-from autograder.preprocessors import HideHiddenTests, StderrIsNotFailure  # noqa: E402
+from autograder.preprocessors import (  # noqa: E402
+    GradingExecute, HideHiddenTests, NormaliseGradeMetadata, RestoreMissingCells, StderrIsNotFailure)
+from autograder.sandbox import SandboxedKernelManager  # noqa: E402
 
 c.CourseDirectory.course_id = "nn-course"
 c.CourseDirectory.root = REPO
@@ -24,12 +27,36 @@ c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "notebooks"
 
 # Every cell gets a time limit; a cell that runs over is interrupted and fails alone.
+# GradingExecute also bounds the whole notebook: each cell gets min(timeout, time left
+# of GradingExecute.deadline), and once that is used up the remaining cells fail unrun.
 c.Execute.timeout = 120
 c.Execute.interrupt_on_timeout = True
 c.Execute.startup_timeout = 120
+c.Execute.raise_on_iopub_timeout = False  # a late flood of output must not fail the whole notebook
+c.GradingExecute.deadline = 900
+c.GradingExecute.max_output_chars = 100_000
+c.GradingExecute.guard_checkers = True
 
-# A student who deletes a test cell gets it back, with its original points.
-c.OverwriteCells.add_missing_cells = True
+# Each grading kernel runs in a bubblewrap sandbox (autograder/sandbox.py) with rlimits:
+# it sees the Python installation and a copy of the submission's folder, nothing else,
+# and has no network. Without bubblewrap it runs unsandboxed and the run says so loudly.
+c.GradingExecute.kernel_manager_class = SandboxedKernelManager
+c.SandboxedKernelManager.memory_limit = 6 * 1024 ** 3
+c.SandboxedKernelManager.require_sandbox = False
+
+# Test cells come from the gradebook whatever the submission did to them: metadata reset
+# first (so malformed metadata cannot crash nbgrader), nbgrader's own checks, then every
+# deleted gradebook cell (test, answer or locked) put back in place.
+c.OverwriteCells.add_missing_cells = False
+c.Autograde.sanitize_preprocessors = [
+    ClearOutput,
+    NormaliseGradeMetadata,
+    DeduplicateIds,
+    OverwriteKernelspec,
+    OverwriteCells,
+    RestoreMissingCells,
+    CheckCellMetadata,
+]
 
 # Keep autograded notebooks and feedback small whatever a submission prints.
 c.LimitOutput.max_lines = 200
@@ -38,7 +65,7 @@ c.LimitOutput.max_traceback = 60
 # A warning on stderr (TensorFlow's, NumPy's) must not zero a passing test cell:
 # StderrIsNotFailure runs after Execute and before SaveAutoGrades records scores.
 c.Autograde.autograde_preprocessors = [
-    Execute,
+    GradingExecute,
     StderrIsNotFailure,
     IgnorePattern,
     ClearMetadataPreprocessor,

@@ -8,6 +8,7 @@ The result carries the scores and the files nbgrader wrote; the caller records
 them in the one gradebook (see autograder.course.record).
 """
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -34,6 +35,7 @@ class Result:
     autograded: dict = field(default_factory=dict)  # relative path -> bytes
     feedback: dict = field(default_factory=dict)    # relative path -> bytes
     seconds: float = 0.0
+    sandbox: str = ""   # how the kernel was isolated: "bubblewrap" or "unsandboxed: why"
 
     @property
     def ok(self):
@@ -59,11 +61,62 @@ def write_tree(folder, files):
             f.write(data)
 
 
+MAX_NOTEBOOK_BYTES = 50 * 1024 ** 2
+
+_EXCEPTION_LINE = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Failed|Exceeded)): (.+)$")
+
+
 def error_summary(result):
-    """The last meaningful line of an nbgrader API result's error or log."""
-    text = (result.get("error") or result.get("log") or "unknown error").strip()
+    """Why an nbgrader API call failed, in one line: our SubmissionFailed message if there is one,
+    else the last exception line of the logged traceback, else the last line of the log."""
+    text = (result.get("error") or "") + "\n" + (result.get("log") or "")
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    for line in reversed(lines):
+        if "SubmissionFailed: " in line:
+            return line.split("SubmissionFailed: ", 1)[1][:300]
+    for line in reversed(lines):
+        match = _EXCEPTION_LINE.match(line)
+        if match:
+            return f"{match.group(1).rsplit('.', 1)[-1]}: {match.group(2)}"[:300]
     return lines[-1][:300] if lines else "unknown error"
+
+
+def submission_problem(job):
+    """A clear reason this submission cannot be graded at all, or '' when nbgrader can take it."""
+    import nbformat
+
+    expected = sorted(p for p in job.source if p.endswith(".ipynb") and os.sep not in p)
+    found = sorted(p for p in job.submission if p.endswith(".ipynb") and ".ipynb_checkpoints" not in p)
+    if not job.submission:
+        return f"the {job.assignment} folder is empty: expected {', '.join(expected)}"
+    present = [n for n in expected if n in job.submission]
+    if not present:
+        others = [p for p in found if p not in expected]
+        hint = (f"; it has {', '.join(others)}: notebooks are graded by file name, rename it to "
+                f"{expected[0]}" if others else f"; it has {', '.join(sorted(job.submission)[:5])}")
+        return f"no {', '.join(expected)} in the submission{hint}"
+    for name in present:
+        data = job.submission[name]
+        if len(data) > MAX_NOTEBOOK_BYTES:
+            return f"{name} is {len(data) / 1024 ** 2:.0f} MB, over the {MAX_NOTEBOOK_BYTES // 1024 ** 2} MB limit"
+        try:
+            nbformat.reads(data.decode("utf-8"), as_version=4)
+        except UnicodeDecodeError:
+            return f"{name} is not a notebook: it is not UTF-8 text"
+        except Exception as err:  # noqa: BLE001 - nbformat raises several kinds
+            detail = str(err).splitlines()[0] if str(err) else type(err).__name__
+            return f"{name} is not a valid notebook ({type(err).__name__}): {detail}"[:300]
+    return ""
+
+
+def isolation(settings):
+    """How this process's grading kernels are isolated, for the report."""
+    from autograder.sandbox import sandbox_status
+
+    if settings.get("SandboxedKernelManager.sandbox") is False:
+        return "unsandboxed: disabled by SandboxedKernelManager.sandbox=False"
+    status = sandbox_status()
+    return "bubblewrap" if status["sandboxed"] else f"unsandboxed: {status['reason']}"
 
 
 def grade_submission(job):
@@ -76,6 +129,11 @@ def grade_submission(job):
     result = Result(job.student, job.assignment)
     root = tempfile.mkdtemp(prefix="grade-")
     try:
+        result.sandbox = isolation(job.settings)
+        problem = submission_problem(job)
+        if problem:
+            result.error = problem
+            return result
         source = os.path.join(root, "source")
         write_tree(os.path.join(source, job.assignment), job.source)
         write_tree(os.path.join(root, "submitted", job.student, job.assignment), job.submission)

@@ -1,0 +1,116 @@
+"""Grade a class of 50 notebook-01 submissions, 20% of them faults, and report what held.
+
+    .venv/bin/python tests/class_run.py [--students 50] [--workers 2] [--out DIR]
+
+40 honest students (the solution, or the solution with one mistake from the
+notebook-01 bank) and 10 faulty ones drawn from tests/faults.py. The class is
+graded, then the honest students alone; the honest students' gradebook rows
+must be identical in both runs ("grades lost" counts those that differ). A
+fault "holds" when its submission gets exactly the outcome tests/faults.py
+expects. Not collected by pytest (no test_ prefix).
+"""
+import argparse
+import os
+import random
+import socket
+import sys
+import tempfile
+import time
+
+TESTS = os.path.dirname(os.path.abspath(__file__))
+for path in (TESTS, os.path.dirname(TESTS)):
+    if path not in sys.path:
+        sys.path.insert(0, path)
+
+# Faults drawn into the class: one of each kind that matters for the other students.
+CLASS_FAULTS = ["fault-deadline", "fault-os-exit", "fault-segfault", "fault-memory-bomb", "fault-output-flood",
+                "fault-patch-modules", "fault-read-secrets", "fault-write-outside", "fault-network",
+                "fault-not-json", "fault-tests-deleted", "fault-infinite-loop", "fault-empty-student-folder"]
+SETTINGS = {"Execute.timeout": 30, "GradingExecute.deadline": 120,
+            "SandboxedKernelManager.memory_limit": 3 * 1024 ** 3}
+
+
+def main():
+    import faults as F
+    from banks import nb01
+    from test_faults import cell_grades  # noqa: E402 - helpers shared with the fault tests
+
+    from autograder import REPO, course
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--students", type=int, default=50)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--out", default=None, help="keep the grading folders here")
+    args = parser.parse_args()
+
+    root = args.out or tempfile.mkdtemp(prefix="class-run-")
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    listener.settimeout(0.1)
+    targets = F.Targets(repo=REPO, course=os.path.join(root, "class"), port=listener.getsockname()[1])
+    cases = F.faults(targets)
+
+    rng = random.Random(2024)
+    n_faulty = args.students // 5
+    faulty = [CLASS_FAULTS[i % len(CLASS_FAULTS)] for i in range(n_faulty)]
+    mistakes = sorted(nb01.MISTAKES)
+    class_dir, honest_dir = os.path.join(root, "submissions"), os.path.join(root, "honest-submissions")
+    honest = []
+    for i in range(args.students - n_faulty):
+        student = f"student-{i:02d}"
+        changes = {} if rng.random() < 0.4 else nb01.MISTAKES[rng.choice(mistakes)]
+        for folder in (class_dir, honest_dir):
+            F.write_honest(folder, student, changes)
+        honest.append(student)
+    attackers = {}
+    for i, name in enumerate(faulty):
+        student = f"student-{args.students - n_faulty + i:02d}-{name}"
+        F.write_fault(class_dir, student, cases[name])
+        attackers[student] = cases[name]
+
+    started = time.perf_counter()
+    report = course.grade(class_dir, targets.course, workers=args.workers, settings=SETTINGS)
+    wall = time.perf_counter() - started
+    course.grade(honest_dir, os.path.join(root, "honest"), workers=args.workers, settings=SETTINGS)
+
+    by_student = {o.student: o for o in report.outcomes}
+    held = []
+    for student, fault in attackers.items():
+        outcome = by_student.get(student)
+        if fault.failed:
+            ok = outcome is not None and not outcome.ok and fault.failed in outcome.error
+        else:
+            got = {cell: score for (s, _, cell), (score, _) in cell_grades(targets.course, {student}).items()}
+            ok = outcome is not None and outcome.ok and got == F.expected_grades(fault)
+        held.append(ok)
+        if not ok:
+            print(f"FAULT NOT HELD: {student}: {outcome}", file=sys.stderr)
+    graded_class = cell_grades(targets.course, set(honest))
+    graded_alone = cell_grades(os.path.join(root, "honest"), set(honest))
+    lost = sorted({s for (s, _, _) in set(graded_class) | set(graded_alone)
+                   if {k: v for k, v in graded_class.items() if k[0] == s}
+                   != {k: v for k, v in graded_alone.items() if k[0] == s}})
+    lost += [s for s in honest if not by_student[s].ok]
+    listener_heard = False
+    try:
+        listener.accept()
+        listener_heard = True
+    except OSError:
+        pass
+    listener.close()
+
+    print(f"submissions graded: {len(report.outcomes)} ({sum(o.ok for o in report.outcomes)} scored, "
+          f"{sum(not o.ok for o in report.outcomes)} failed with a reason)")
+    print(f"faults held: {sum(held)}/{len(held)}")
+    print(f"grades lost: {len(sorted(set(lost)))} of {len(honest)} honest students")
+    print(f"loopback listener heard from a kernel: {listener_heard}")
+    print(f"sandbox: {report.sandbox}")
+    print(f"wall time: {wall:.0f} s for the class ({args.workers} workers), "
+          f"{wall / max(1, len(report.outcomes)):.1f} s per submission")
+    print(f"grading folders: {root}")
+    return 0 if all(held) and not lost and not listener_heard else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,330 @@
+"""Broken and hostile submissions (tests/faults.py) graded in one run, each outcome asserted exactly.
+
+One grading run (workers=2, short timeouts) grades every fault beside two honest
+students; a second run grades the honest students alone, and their grades must
+be byte-identical in both. The outcome of each fault is asserted from the
+gradebook, the way nbgrader's own tests do.
+"""
+import csv
+import hashlib
+import json
+import os
+import socket
+import threading
+import time
+
+import nbformat
+import pytest
+from nbgrader.api import Gradebook, MissingEntry
+
+import faults as F
+from autograder import REPO, course
+from autograder.sandbox import probe
+
+GiB = 1024 ** 3
+SETTINGS = {"Execute.timeout": 10, "GradingExecute.deadline": 45, "SandboxedKernelManager.memory_limit": 3 * GiB}
+SANDBOXED = probe()[0]
+needs_sandbox = pytest.mark.skipif(not SANDBOXED, reason=f"no bubblewrap sandbox here: {probe()[1]}")
+# One grading run serves the whole module: under `pytest -n --dist loadgroup` it stays on one worker.
+pytestmark = pytest.mark.xdist_group("faults")
+
+
+class Listener:
+    """A TCP listener on 127.0.0.1 that records every connection and byte it receives."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.received, self._stop = [], threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while not self._stop.is_set():
+            try:
+                conn, addr = self.sock.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.settimeout(1)
+                try:
+                    self.received.append((addr, conn.recv(65536)))
+                except OSError:
+                    self.received.append((addr, b""))
+
+    def close(self):
+        self._stop.set()
+        self.thread.join(timeout=5)
+        self.sock.close()
+
+
+def tree_digest(folder):
+    digest = hashlib.sha256()
+    for dirpath, dirnames, names in sorted(os.walk(folder)):
+        dirnames.sort()
+        for name in sorted(names):
+            path = os.path.join(dirpath, name)
+            digest.update(os.path.relpath(path, folder).encode())
+            with open(path, "rb") as f:
+                digest.update(f.read())
+    return digest.hexdigest()
+
+
+def cell_grades(out, students=None):
+    """{(student, notebook, cell): (auto_score, needs_manual_grade)} from a course folder's gradebook."""
+    grades = {}
+    with Gradebook(f"sqlite:///{os.path.join(out, 'gradebook.db')}") as gb:
+        for submission in gb.find_assignment(F.ASSIGNMENT).submissions:
+            if students is None or submission.student.id in students:
+                for nb in submission.notebooks:
+                    for g in nb.grades:
+                        grades[(submission.student.id, nb.name, g.name)] = (g.auto_score, g.needs_manual_grade)
+    return grades
+
+
+def grades_of(out, student):
+    return {cell: score for (s, _, cell), (score, _) in cell_grades(out, {student}).items()}
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("faults")
+    listener = Listener()
+    out, clean_out = str(tmp / "course"), str(tmp / "clean")
+    targets = F.Targets(repo=REPO, course=out, port=listener.port)
+    cases = F.faults(targets)
+    submissions, clean = str(tmp / "submissions"), str(tmp / "clean-submissions")
+    for name, fault in cases.items():
+        F.write_fault(submissions, name, fault)
+    for name, changes in F.HONEST.items():
+        F.write_honest(submissions, name, changes)
+        F.write_honest(clean, name, changes)
+    inputs = {name: tree_digest(os.path.join(submissions, name)) for name in os.listdir(submissions)}
+    repo_before = tree_digest(os.path.join(REPO, "solutions"))
+    started = time.perf_counter()
+    report = course.grade(submissions, out, workers=2, settings=SETTINGS)
+    seconds = time.perf_counter() - started
+    clean_report = course.grade(clean, clean_out, workers=2, settings=SETTINGS)
+    listener.close()
+    return {"report": report, "out": out, "clean_out": clean_out, "clean_report": clean_report,
+            "faults": cases, "listener": listener, "inputs": inputs, "repo_before": repo_before,
+            "seconds": seconds, "by_student": {o.student: o for o in report.outcomes}}
+
+
+def autograded(run, student):
+    path = os.path.join(run["out"], "autograded", student, F.ASSIGNMENT, F.NOTEBOOK)
+    return nbformat.read(path, as_version=4)
+
+
+def cell_outputs(nb, grade_id):
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == grade_id:
+            return [(o.get("output_type"), o.get("ename", ""), o.get("text", "") + str(o.get("evalue", "")))
+                    for o in cell.outputs]
+    raise KeyError(grade_id)
+
+
+def feedback_html(run, student):
+    with open(os.path.join(run["out"], "feedback", student, F.ASSIGNMENT, "logistic_regression.html")) as f:
+        return f.read()
+
+
+GRADED = [n for n, f in F.faults().items() if not f.failed]
+FAILED = [n for n, f in F.faults().items() if f.failed]
+
+
+def test_every_student_has_exactly_one_recorded_outcome(run):
+    students = sorted(run["faults"]) + sorted(F.HONEST)
+    assert sorted(o.student for o in run["report"].outcomes) == sorted(students)
+    summary = json.load(open(os.path.join(run["out"], "summary.json")))
+    assert summary["submissions"] == len(students)
+    assert summary["failed"] == len(FAILED)
+
+
+@pytest.mark.parametrize("student", GRADED)
+def test_graded_fault_gets_exactly_the_expected_cell_grades(run, student):
+    fault = run["faults"][student]
+    outcome = run["by_student"][student]
+    assert outcome.ok, outcome.error
+    assert grades_of(run["out"], student) == F.expected_grades(fault)
+    assert (outcome.score, outcome.max_score) == (F.MAX_SCORE - sum(F.POINTS[c] for c in fault.zeros), F.MAX_SCORE)
+    assert not any(manual for _, manual in cell_grades(run["out"], {student}).values())
+
+
+@pytest.mark.parametrize("student", FAILED)
+def test_failed_fault_is_recorded_with_its_reason_and_no_partial_rows(run, student):
+    outcome = run["by_student"][student]
+    assert not outcome.ok and run["faults"][student].failed in outcome.error, outcome.error
+    with Gradebook(f"sqlite:///{os.path.join(run['out'], 'gradebook.db')}") as gb:
+        gb.find_student(student)  # the student is known, with no submission rows
+        with pytest.raises(MissingEntry):
+            gb.find_submission(F.ASSIGNMENT, student)
+    assert f"! {student}/" in run["report"].table()
+
+
+def test_honest_students_are_graded_as_in_a_run_without_the_faulty_ones(run):
+    honest = set(F.HONEST)
+    assert cell_grades(run["out"], honest) == cell_grades(run["clean_out"], honest)
+    rows = {}
+    for folder in (run["out"], run["clean_out"]):
+        with open(os.path.join(folder, "grades.csv")) as f:
+            rows[folder] = sorted(tuple(r.items()) for r in csv.DictReader(f) if r["student_id"] in honest)
+    assert rows[run["out"]] == rows[run["clean_out"]]
+    assert run["by_student"]["honest-solution"].score == F.MAX_SCORE
+
+
+# 1. time
+
+
+def test_infinite_loop_cell_times_out_and_later_cells_are_graded(run):
+    outputs = cell_outputs(autograded(run, "fault-infinite-loop"), "compute_cost")
+    assert any(ename == "CellTimeoutError" for _, ename, _ in outputs)
+    assert run["by_student"]["fault-infinite-loop"].score == F.MAX_SCORE
+
+
+def test_a_notebook_that_never_finishes_is_stopped_at_its_deadline(run):
+    outcome = run["by_student"]["fault-deadline"]
+    assert outcome.seconds < SETTINGS["GradingExecute.deadline"] + 45, outcome.seconds
+    nb = autograded(run, "fault-deadline")
+    skipped = [e for c in nb.cells if c.cell_type == "code" for e in c.get("outputs", [])
+               if e.get("ename") == "DeadlineExceeded"]
+    assert skipped, "no cell was stopped by the deadline"
+
+
+# 2. a dying kernel
+
+
+def test_a_dead_kernel_fails_its_submission_with_a_clear_reason(run):
+    assert "(exit code 1)" in run["by_student"]["fault-os-exit"].error
+    assert "(signal SIGSEGV)" in run["by_student"]["fault-segfault"].error
+    for student in ("fault-os-exit", "fault-segfault"):
+        assert not os.path.exists(os.path.join(run["out"], "autograded", student))
+
+
+# 3. memory
+
+
+def test_a_memory_bomb_becomes_a_failed_cell(run):
+    outputs = cell_outputs(autograded(run, "fault-memory-bomb"), "compute_gradient")
+    assert any(ename == "MemoryError" for _, ename, _ in outputs), outputs
+    assert run["by_student"]["fault-memory-bomb"].score == F.MAX_SCORE
+
+
+# 4. output
+
+
+def test_an_output_flood_is_capped(run):
+    def sizes(student):
+        folder = os.path.join(run["out"], "{}", student, F.ASSIGNMENT)
+        return (os.path.getsize(os.path.join(folder.format("autograded"), F.NOTEBOOK)),
+                os.path.getsize(os.path.join(folder.format("feedback"), "logistic_regression.html")))
+    flood, honest = sizes("fault-output-flood"), sizes("honest-solution")
+    assert flood[0] < honest[0] + 30_000 and flood[1] < honest[1] + 30_000, (flood, honest)
+    text = "".join(t for kind, _, t in cell_outputs(autograded(run, "fault-output-flood"), "sigmoid")
+                   if kind == "stream")
+    assert text.count("\n") <= 201
+
+
+# 5. test cells
+
+
+def test_deleted_test_and_locked_cells_come_back_with_their_source(run):
+    nb = autograded(run, "fault-tests-deleted")
+    solution = nbformat.read(os.path.join(REPO, "solutions", F.ASSIGNMENT, F.NOTEBOOK), as_version=4)
+    original = {c.metadata["nbgrader"]["grade_id"]: c.source for c in solution.cells
+                if c.metadata.get("nbgrader", {}).get("locked")}
+    restored = {c.metadata["nbgrader"]["grade_id"]: c.source for c in nb.cells if "nbgrader" in c.metadata}
+    for grade_id in ("test_predict", "test_predict_hidden", "test_accuracy", "test_compute_cost", "imports"):
+        assert restored[grade_id].endswith(original[grade_id])
+
+
+def test_tampered_metadata_cannot_change_points_or_add_cells(run):
+    with Gradebook(f"sqlite:///{os.path.join(run['out'], 'gradebook.db')}") as gb:
+        for student in ("fault-metadata", "fault-ids", "fault-tests-edited"):
+            submission = gb.find_submission(F.ASSIGNMENT, student)
+            assert submission.max_score == F.MAX_SCORE
+            assert {g.name for nb in submission.notebooks for g in nb.grades} == set(F.POINTS)
+
+
+# 6. monkeypatched checkers
+
+
+def test_checkers_patched_while_a_test_runs_are_caught(run):
+    outputs = cell_outputs(autograded(run, "fault-patch-at-call-time"), "test_predict")
+    assert any(ename == "GraderIntegrityError" for _, ename, _ in outputs), outputs
+
+
+def test_without_the_guard_the_patched_checkers_would_earn_marks(tmp_path):
+    """The monkeypatch fixtures are real attacks: with the checker guard off they gain points."""
+    submissions = str(tmp_path / "submissions")
+    F.write_fault(submissions, "fault-patch-modules", F.faults()["fault-patch-modules"])
+    report = course.grade(submissions, str(tmp_path / "out"), workers=1,
+                          settings={**SETTINGS, "GradingExecute.guard_checkers": False})
+    assert report.outcomes[0].score > F.MAX_SCORE - sum(F.POINTS[c] for c in F.WRONG_PREDICT_ZEROS)
+
+
+# 7-9. the world outside the kernel
+
+
+@needs_sandbox
+def test_the_kernel_cannot_read_solutions_gradebooks_or_other_students(run):
+    student = "fault-read-secrets"
+    printed = " ".join(t for _, _, t in cell_outputs(autograded(run, student), "predict"))
+    assert "leak attempt found 0 files" in printed and "LEAKED" not in printed
+    html = feedback_html(run, student)
+    for secret in F.HIDDEN_SECRETS + F.SOLUTION_SECRETS:
+        assert secret not in html and secret not in printed
+
+
+@needs_sandbox
+def test_the_kernel_cannot_write_the_gradebook_other_students_or_the_repository(run):
+    printed = " ".join(t for _, _, t in cell_outputs(autograded(run, "fault-write-outside"), "predict"))
+    assert "write attempt reached []" in printed
+    for name, digest in run["inputs"].items():
+        assert tree_digest(os.path.join(run["out"], "submitted", name)) == digest, name
+    assert tree_digest(os.path.join(REPO, "solutions")) == run["repo_before"]
+    assert not os.path.exists(os.path.join(REPO, "PWNED")) and not os.path.exists(os.path.join(run["out"], "PWNED"))
+
+
+@needs_sandbox
+def test_os_system_and_network_calls_have_no_effect_outside(run):
+    printed = " ".join(t for _, _, t in cell_outputs(autograded(run, "fault-network"), "predict"))
+    assert "network reached []" in printed
+    assert run["listener"].received == []
+    for folder in (REPO, run["out"]):
+        assert not os.path.exists(os.path.join(folder, "PWNED-by-os-system"))
+
+
+# 10-12.
+
+
+def test_warnings_on_stderr_cost_nothing(run):
+    outputs = cell_outputs(autograded(run, "fault-stderr-warnings"), "test_compute_cost")
+    assert any("just a warning" in text for _, _, text in outputs)
+    assert run["by_student"]["fault-stderr-warnings"].score == F.MAX_SCORE
+
+
+def test_broken_or_missing_notebooks_are_reported_clearly(run):
+    table = run["report"].table()
+    assert "not a valid notebook (NotJSONError)" in table
+    assert "rename it to logistic_regression.ipynb" in table
+    assert "fault-empty-student-folder/-: no assignment folder in the submission (it is empty)" in table
+
+
+def test_feedback_never_shows_hidden_tests(run):
+    html = feedback_html(run, "fault-hidden-failures")
+    assert "A hidden test failed" in html and "Score: 0.0 / 2.0" in html   # the verdict and its points
+    for secret in F.HIDDEN_SECRETS:
+        assert secret not in html, secret
+    for student in GRADED + list(F.HONEST):
+        page = feedback_html(run, student)
+        assert not any(secret in page for secret in F.HIDDEN_SECRETS), student
+
+
+def test_the_summary_says_whether_kernels_were_sandboxed(run):
+    summary = json.load(open(os.path.join(run["out"], "summary.json")))
+    assert summary["sandbox"]["sandboxed"] is SANDBOXED
+    assert summary["sandbox"]["isolation"] == (["bubblewrap"] if SANDBOXED else summary["sandbox"]["isolation"])
