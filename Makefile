@@ -29,7 +29,7 @@ check: $(STAMP)
 
 ## test: the whole test suite, in parallel
 test: $(STAMP)
-	$(PY) -m pytest -n auto tests
+	$(PY) -m pytest -n auto --dist loadfile tests
 
 ## lab: JupyterLab on the student notebooks, with nbgrader's extensions configured
 lab: $(STAMP)
