@@ -97,12 +97,13 @@ def bwrap_command(workdir, conn_dir, memory_tmp=256 * MiB, extra_ro=()):
             args += ["--ro-bind", path, path]
     for name in ETC_FILES:
         args += ["--ro-bind-try", "/etc/" + name, "/etc/" + name]
+    # The private /tmp comes before the binds, so a Python or venv that lives under /tmp
+    # (a checkout in /tmp, say) is mounted on top of it rather than hidden by it.
+    size = ["--size", str(int(memory_tmp))] if memory_tmp and _supports(bwrap, "--size") else []
+    args += ["--proc", "/proc", "--dev", "/dev", *size, "--tmpfs", "/tmp", "--dir", SANDBOX_HOME]
     for root in list(python_roots()) + [os.path.realpath(p) for p in extra_ro]:
         args += ["--ro-bind", root, root]
-    size = ["--size", str(int(memory_tmp))] if memory_tmp and _supports(bwrap, "--size") else []
-    args += ["--proc", "/proc", "--dev", "/dev",
-             *size, "--tmpfs", "/tmp", "--dir", SANDBOX_HOME,
-             "--bind", conn_dir, conn_dir,
+    args += ["--bind", conn_dir, conn_dir,
              "--bind", workdir, workdir, "--chdir", workdir,
              "--remount-ro", "/"]
     return args + ["--"]
