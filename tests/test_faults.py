@@ -282,7 +282,9 @@ def test_the_kernel_cannot_read_solutions_gradebooks_or_other_students(run):
 @needs_sandbox
 def test_the_kernel_cannot_write_the_gradebook_other_students_or_the_repository(run):
     printed = " ".join(t for _, _, t in cell_outputs(autograded(run, "fault-write-outside"), "predict"))
-    assert "write attempt reached []" in printed
+    assert "write attempt reached" in printed
+    # Judge on the host: a checkout under /tmp shows the kernel its own private /tmp, where a
+    # write "succeeds" without reaching anything real; what counts is that nothing here changed.
     for name, digest in run["inputs"].items():
         assert tree_digest(os.path.join(run["out"], "submitted", name)) == digest, name
     assert tree_digest(os.path.join(REPO, "solutions")) == run["repo_before"]
