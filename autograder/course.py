@@ -14,11 +14,11 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures import as_completed as as_completed_futures
 from dataclasses import dataclass, field
 
-from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.api import Gradebook
 from nbgrader.apps import NbGraderAPI
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.plugins.export import CsvExportPlugin
-from traitlets.config import Config, PyFileConfigLoader
+from traitlets.config import PyFileConfigLoader
 
 from autograder import CONFIG_FILE, NOTEBOOKS, SOLUTIONS, assignments
 from autograder.worker import Job, Result, error_summary, grade_submission, read_tree, write_tree
@@ -161,11 +161,11 @@ def grade(submissions, out, workers=1, scheduler=None, progress=False, settings=
             report.outcomes.append(Outcome(student, "-", error=(
                 f"no assignment folder in the submission ({what}); expected a folder named "
                 f"{' or '.join(assignments())} holding the notebook")))
-    prepared, template = prepare_gradebook(list(handed_in), out, db_url)
+    failures, template = prepare_gradebook(list(handed_in), out, db_url)
     jobs = []
     for assignment, names in handed_in.items():
-        if assignment not in prepared:
-            report.outcomes += [Outcome(s, assignment, error=prepared.failures[assignment]) for s in names]
+        if assignment in failures:
+            report.outcomes += [Outcome(s, assignment, error=failures[assignment]) for s in names]
             continue
         source = read_tree(os.path.join(SOLUTIONS, assignment))
         jobs += [Job(s, assignment, source, read_tree(os.path.join(submitted, s, assignment)), template,
@@ -201,29 +201,23 @@ def grade(submissions, out, workers=1, scheduler=None, progress=False, settings=
     return report
 
 
-class Prepared(set):
-    """The assignments whose source notebooks nbgrader prepared; failures maps the others to why."""
-    failures: dict
-
-
 def prepare_gradebook(names, out, db_url):
-    """Run generate_assignment for each assignment; return (prepared, template gradebook bytes).
+    """Run generate_assignment for each assignment; return (failures, template gradebook bytes).
+
+    failures maps each assignment nbgrader could not prepare to why; the others are ready.
 
     The template is a gradebook that knows the assignments and no student: every
     job starts from it. The course's own gradebook is created from it, or
     brought up to date where it already exists (keeping every grade in it).
     """
-    prepared = Prepared()
-    prepared.failures = {}
+    failures = {}
     with tempfile.TemporaryDirectory() as tmp:
         template_db = os.path.join(tmp, "gradebook.db")
         api = nbgrader_api(load_config(root=tmp, source_directory=SOLUTIONS, db_url=f"sqlite:///{template_db}"))
         for assignment in names:
             result = api.generate_assignment(assignment)
-            if result["success"]:
-                prepared.add(assignment)
-            else:  # a broken source notebook fails its own assignment, nothing else
-                prepared.failures[assignment] = "the source notebook could not be prepared: " + error_summary(result)
+            if not result["success"]:  # a broken source notebook fails its own assignment, nothing else
+                failures[assignment] = "the source notebook could not be prepared: " + error_summary(result)
         with open(template_db, "rb") as f:
             template = f.read()
     course_db = os.path.join(out, "gradebook.db")
@@ -233,9 +227,9 @@ def prepare_gradebook(names, out, db_url):
     else:
         api = nbgrader_api(load_config(root=out, source_directory=SOLUTIONS,
                                        release_directory=os.path.join(out, "release"), db_url=db_url))
-        for assignment in sorted(prepared):
+        for assignment in sorted(set(names) - set(failures)):
             _require(api.generate_assignment(assignment), f"generate_assignment {assignment}")
-    return prepared, template
+    return failures, template
 
 
 def run_jobs(jobs, workers=1, scheduler=None, progress=False):
