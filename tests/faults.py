@@ -261,12 +261,18 @@ def faults(targets=None):
                                 answers=_after("compute_cost", "import ctypes\nctypes.string_at(0)"),
                                 failed="signal SIGSEGV"),
         # 3. memory
-        "fault-memory-bomb": Fault(3, "allocates 100 MB chunks until the address-space limit stops it",
+        # The chunks are reserved, not written: RLIMIT_AS counts address space either way,
+        # and first touches of a fresh VM's memory run at ~0.4 GB/s, which would make this
+        # a test of the machine's RAM rather than of the limit.
+        "fault-memory-bomb": Fault(3, "reserves 100 MB chunks until the address-space limit stops it",
                                    answers=_after("compute_gradient", """
                                        def _bomb():
                                            chunks = []
-                                           while True:
-                                               chunks.append(bytearray(100 * 1024 ** 2))
+                                           try:
+                                               while True:
+                                                   chunks.append(np.empty(100 * 1024 ** 2, dtype=np.uint8))
+                                           finally:
+                                               print("reserved MiB:", 100 * len(chunks))
                                        _bomb()""")),
         # 4. output
         "fault-output-flood": Fault(4, "prints a million lines",

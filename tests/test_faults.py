@@ -210,6 +210,9 @@ def test_a_dead_kernel_fails_its_submission_with_a_clear_reason(run):
 def test_a_memory_bomb_becomes_a_failed_cell(run):
     outputs = cell_outputs(autograded(run, "fault-memory-bomb"), "compute_gradient")
     assert any(ename == "MemoryError" for _, ename, _ in outputs), outputs
+    # Stopped by the kernel's limit, not by the machine running out of mappings or RAM.
+    reserved = [int(text.split()[-1]) for kind, _, text in outputs if "reserved MiB:" in text]
+    assert reserved and 0 < reserved[0] * 2 ** 20 < SETTINGS["SandboxedKernelManager.memory_limit"], outputs
     assert run["by_student"]["fault-memory-bomb"].score == F.MAX_SCORE
 
 
