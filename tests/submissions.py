@@ -58,6 +58,15 @@ def write_submission(root, student, assignment, answers=None, edit=None):
     return folder
 
 
+def insert_before(*cells):
+    """An edit that inserts code cells before test cells: insert_before((grade_id, source), ...)."""
+    def edit(nb):
+        for grade_id, source in cells:
+            at = next(i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+            nb.cells.insert(at, nbformat.v4.new_code_cell(source))
+    return edit
+
+
 def banks():
     """{assignment: bank module} for every module in tests/banks."""
     import banks as package
@@ -72,7 +81,7 @@ def grade_bank(assignment, bank, root):
     """Grade the solution, the untouched release, every mistake and every alternative in one run.
 
     Returns {student: Outcome}; students are named solution, untouched,
-    mistake-<name> and alternative-<name>.
+    mistake-<name> and alternative-<name>. bank.EDITS may add cells to a mistake's notebook.
     """
     from autograder import course
 
@@ -82,7 +91,8 @@ def grade_bank(assignment, bank, root):
     write_submission(submissions, "untouched", assignment)
     for kind, entries in (("mistake", bank.MISTAKES), ("alternative", bank.ALTERNATIVES)):
         for name, changes in entries.items():
-            write_submission(submissions, f"{kind}-{name}".replace("_", "-"), assignment, {**answers, **changes})
+            write_submission(submissions, f"{kind}-{name}".replace("_", "-"), assignment, {**answers, **changes},
+                             edit=getattr(bank, "EDITS", {}).get(name))
     report = course.grade(submissions, os.path.join(root, "course"), workers=2)
     return {o.student: o for o in report.outcomes if o.assignment == assignment}
 

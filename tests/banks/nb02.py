@@ -1,5 +1,8 @@
 """Notebook 02: common forward- and backpropagation mistakes, and correct answers written differently."""
+from submissions import insert_before
+
 ASSIGNMENT = "02-mlp-numpy"
+
 
 
 def _backward_with(dz_line, back_line="            dZ = activation_backward(dA_prev, cache[f\"Z{l - 1}\"], activations[l - 2])"):
@@ -91,10 +94,25 @@ MISTAKES = {
         "        A_out, cache = forward(X, params, activations)\n"
         "        params = update_params(params, backward(y, params, cache, activations), alpha)\n"
         "        cost_history.append(binary_cross_entropy(forward(X, params, activations)[0], y))")},
+    # Trains only 20 epochs, then overwrites the results the notebook prints (EDITS below).
+    "faked_training_results": {"train": (
+        "def train(X, y, layer_sizes, activations, alpha, epochs, seed):\n"
+        "    params = init_params(layer_sizes, X.shape[1], seed)\n"
+        "    cost_history = []\n"
+        "    for _ in range(min(epochs, 20)):\n"
+        "        A_out, cache = forward(X, params, activations)\n"
+        "        cost_history.append(binary_cross_entropy(A_out, y))\n"
+        "        params = update_params(params, backward(y, params, cache, activations), alpha)\n"
+        "    return params, cost_history")},
     "predict_not_thresholded": {"predict": (
         "def predict(X, params, activations):\n    return forward(X, params, activations)[0]")},
     "predict_strict_threshold": {"predict": (
         "def predict(X, params, activations):\n    return (forward(X, params, activations)[0] > 0.5).astype(int)")},
+}
+
+EDITS = {
+    "faked_training_results": insert_before(
+        ("test_training", "cost_history = list(np.linspace(0.7, 0.001, 500))\ntest_accuracy = 1.0")),
 }
 
 ALTERNATIVES = {

@@ -1,5 +1,8 @@
 """Notebook 03: common Keras mistakes, and correct answers written differently."""
+from submissions import insert_before
+
 ASSIGNMENT = "03-mlp-keras"
+
 
 
 def _build(layers, name="my_model"):
@@ -30,6 +33,10 @@ MISTAKES = {
     "too_few_epochs": {"fit_model": (
         "def fit_model(model, X, y, epochs=100):\n"
         "    return model.fit(X, y, epochs=10, verbose=0)")},
+    # Trains only 7 epochs, then overwrites the results the notebook prints (EDITS below).
+    "faked_training_results": {"fit_model": (
+        "def fit_model(model, X, y, epochs=100):\n"
+        "    return model.fit(X, y, epochs=min(epochs, 7), verbose=0)")},
     "numpy_forward_linear_output": {"numpy_network": (
         "def numpy_forward(X, params):\n"
         "    A = X\n"
@@ -51,6 +58,13 @@ MISTAKES = {
         "                        Dense(15, activation='relu'), Dense(1, activation='sigmoid')])\n"
         "    model.compile(loss=MeanSquaredError(), optimizer=Adam(learning_rate=0.01))\n"
         "    return model")},
+}
+
+_FAKE_HISTORY = 'history.history["loss"] = list(np.linspace(0.5, 0.01, 100))'
+EDITS = {
+    "faked_training_results": insert_before(
+        ("test_training", _FAKE_HISTORY + "\ntest_accuracy = 1.0"),
+        ("test_regression_training", "reg_" + _FAKE_HISTORY + "\nmse_numpy = 0.0")),
 }
 
 ALTERNATIVES = {
