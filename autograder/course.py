@@ -8,10 +8,14 @@ import json
 import multiprocessing
 import os
 import shutil
+import signal
+import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures import as_completed as as_completed_futures
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from nbgrader.api import Gradebook
@@ -161,17 +165,19 @@ def grade(submissions, out, workers=1, scheduler=None, progress=False, settings=
             report.outcomes.append(Outcome(student, "-", error=(
                 f"no assignment folder in the submission ({what}); expected a folder named "
                 f"{' or '.join(assignments())} holding the notebook")))
-    failures, template = prepare_gradebook(list(handed_in), out, db_url)
-    jobs = []
-    for assignment, names in handed_in.items():
-        if assignment in failures:
-            report.outcomes += [Outcome(s, assignment, error=failures[assignment]) for s in names]
-            continue
-        source = read_tree(os.path.join(SOLUTIONS, assignment))
-        jobs += [Job(s, assignment, source, read_tree(os.path.join(submitted, s, assignment)), template,
-                     dict(settings or {})) for s in names]
-
-    results = run_jobs(jobs, workers=workers, scheduler=scheduler, progress=progress)
+    n_jobs = sum(len(names) for names in handed_in.values())
+    # The workers start (and import nbgrader) while the gradebook is being prepared.
+    with worker_pool(0 if scheduler else workers, n_jobs) as pool:
+        failures, template = prepare_gradebook(list(handed_in), out, db_url)
+        jobs = []
+        for assignment, names in handed_in.items():
+            if assignment in failures:
+                report.outcomes += [Outcome(s, assignment, error=failures[assignment]) for s in names]
+                continue
+            source = read_tree(os.path.join(SOLUTIONS, assignment))
+            jobs += [Job(s, assignment, source, read_tree(os.path.join(submitted, s, assignment)), template,
+                         dict(settings or {})) for s in names]
+        results = run_jobs(jobs, pool=pool, scheduler=scheduler, progress=progress)
     isolation = sorted({r.sandbox for r in results if r.sandbox})
     report.sandbox = {"sandboxed": bool(isolation) and all(i == "bubblewrap" for i in isolation),
                       "isolation": isolation}
@@ -201,6 +207,31 @@ def grade(submissions, out, workers=1, scheduler=None, progress=False, settings=
     return report
 
 
+def stamp_new_gradebook(path):
+    """Create an empty SQLite gradebook stamped with nbgrader's alembic head, as nbgrader's
+    Gradebook does for a new database; nbgrader then adds its tables to it.
+
+    nbgrader learns the head by running `alembic heads` in a subprocess (about 4 s here, most
+    of a small run's fixed cost); reading it from nbgrader's alembic scripts here is instant.
+    """
+    import sqlite3
+
+    import nbgrader
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", os.path.join(os.path.dirname(nbgrader.__file__), "alembic"))
+    head = ScriptDirectory.from_config(config).get_current_head()
+    db = sqlite3.connect(path)
+    try:
+        with db:
+            db.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)")
+            db.execute("INSERT INTO alembic_version (version_num) VALUES (?)", (head,))
+    finally:
+        db.close()
+
+
 def prepare_gradebook(names, out, db_url):
     """Run generate_assignment for each assignment; return (failures, template gradebook bytes).
 
@@ -213,6 +244,7 @@ def prepare_gradebook(names, out, db_url):
     failures = {}
     with tempfile.TemporaryDirectory() as tmp:
         template_db = os.path.join(tmp, "gradebook.db")
+        stamp_new_gradebook(template_db)
         api = nbgrader_api(load_config(root=tmp, source_directory=SOLUTIONS, db_url=f"sqlite:///{template_db}"))
         for assignment in names:
             result = api.generate_assignment(assignment)
@@ -232,8 +264,47 @@ def prepare_gradebook(names, out, db_url):
     return failures, template
 
 
-def run_jobs(jobs, workers=1, scheduler=None, progress=False):
-    """Grade every job; return the results in the order of the jobs."""
+def _die_with_parent(parent):
+    """Linux: have the kernel send this process SIGTERM when the grading run that started it dies,
+    so that a killed run leaves no workers (nor, through bwrap --die-with-parent, kernels) behind."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:  # the run died before the line above took effect
+        os._exit(1)
+
+
+def _start_worker(parent):
+    """Pool initializer: tie the worker to the run, and pay nbgrader's import before the first job."""
+    _die_with_parent(parent)
+    import nbgrader.apps  # noqa: F401
+
+    from autograder.sandbox import probe
+    probe()
+
+
+def _new_pool(workers):
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_start_worker, initargs=(os.getpid(),))
+    for _ in range(workers):  # each submit to a pool with no idle worker starts one: all start now
+        pool.submit(int)
+    pool.workers = workers
+    return pool
+
+
+@contextmanager
+def worker_pool(workers, n_jobs):
+    """A pool of min(workers, n_jobs) spawned processes, started at once; None when one would do."""
+    if min(workers, n_jobs) <= 1:
+        yield None
+        return
+    with _temporary_pool(min(workers, n_jobs)) as pool:
+        yield pool
+
+
+def run_jobs(jobs, pool=None, scheduler=None, progress=False):
+    """Grade every job, in pool, on the Dask cluster at scheduler, or here; results in the jobs' order."""
     from tqdm.auto import tqdm
 
     bar = tqdm(total=len(jobs), unit="submission", disable=not progress, dynamic_ncols=True)
@@ -255,24 +326,65 @@ def run_jobs(jobs, workers=1, scheduler=None, progress=False):
                 for future in as_completed(futures):
                     results[index[future.key]] = future.result()
                     tick(results[index[future.key]])
-        elif workers <= 1 or len(jobs) <= 1:
+        elif pool is None:
             for i, job in enumerate(jobs):
                 results[i] = grade_submission(job)
                 tick(results[i])
         else:
-            context = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-                futures = {pool.submit(grade_submission, job): i for i, job in enumerate(jobs)}
-                for future in as_completed_futures(futures):
-                    i = futures[future]
-                    try:
-                        results[i] = future.result()
-                    except Exception as err:  # noqa: BLE001 - a dead worker fails its job only
-                        results[i] = Result(jobs[i].student, jobs[i].assignment, error=f"worker died: {err}")
-                    tick(results[i])
+            _run_in_pool(pool, jobs, results, tick)
     finally:
         bar.close()
     return results
+
+
+def _run_in_pool(pool, jobs, results, tick):
+    """Fill results from the pool. A worker process that dies breaks the pool and fails every job
+    still in it: those are graded again in a fresh pool and, if that breaks too, each alone in its
+    own process, so that only a submission that kills its own worker fails (with that reason)."""
+    def collect(pool, indices, last):
+        broken, futures = [], {}
+
+        def died(i):
+            if not last:
+                broken.append(i)
+                return
+            results[i] = Result(jobs[i].student, jobs[i].assignment,
+                                error="the grading worker process died while grading this submission")
+            tick(results[i])
+
+        for i in indices:
+            try:
+                futures[pool.submit(grade_submission, jobs[i])] = i
+            except BrokenProcessPool:  # the pool broke before this job was queued
+                died(i)
+        for future in as_completed_futures(futures):
+            i = futures[future]
+            try:
+                results[i] = future.result()
+            except BrokenProcessPool:
+                died(i)
+                continue
+            except Exception as err:  # noqa: BLE001 - a job the pool could not run fails alone
+                results[i] = Result(jobs[i].student, jobs[i].assignment, error=f"worker error: {err}"[:300])
+            tick(results[i])
+        return sorted(broken)
+
+    broken = collect(pool, range(len(jobs)), last=False)
+    if broken:
+        with _temporary_pool(min(pool.workers, len(broken))) as fresh:
+            broken = collect(fresh, broken, last=False)
+    for i in broken:
+        with _temporary_pool(1) as alone:
+            collect(alone, [i], last=True)
+
+
+@contextmanager
+def _temporary_pool(workers):
+    pool = _new_pool(workers)
+    try:
+        yield pool
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def record(gb, result, out):
