@@ -296,10 +296,11 @@ def _new_pool(workers):
 @contextmanager
 def worker_pool(workers, n_jobs):
     """A pool of min(workers, n_jobs) spawned processes, started at once; None when one would do."""
-    if min(workers, n_jobs) <= 1:
+    workers = min(workers, n_jobs)
+    if workers <= 1:
         yield None
         return
-    with _temporary_pool(min(workers, n_jobs)) as pool:
+    with _temporary_pool(workers) as pool:
         yield pool
 
 

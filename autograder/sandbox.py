@@ -159,10 +159,15 @@ def warn_unsandboxed(reason):
     warnings.warn(message, RuntimeWarning, stacklevel=2)
 
 
-def sandbox_status():
-    """{'sandboxed': bool, 'reason': str} for kernels started by this process."""
-    ok, reason = probe()
-    return {"sandboxed": ok, "reason": reason}
+def decide(enabled=True):
+    """(True, "bubblewrap") when a kernel started now runs sandboxed, else (False, why)."""
+    return probe() if enabled else (False, "disabled by SandboxedKernelManager.sandbox=False")
+
+
+def isolation_label(enabled=True):
+    """How a kernel started now is isolated, for the report: "bubblewrap" or "unsandboxed: why"."""
+    ok, reason = decide(enabled)
+    return "bubblewrap" if ok else f"unsandboxed: {reason}"
 
 
 def copy_regular_files(src, dst, skip_notebooks=True):
@@ -269,11 +274,11 @@ class SandboxedKernelManager(AsyncKernelManager):
         # PYTHON* variables and user site-packages are ignored.
         if cmd and os.path.basename(cmd[0]).startswith("python") and "-I" not in cmd[1:2]:
             cmd.insert(1, "-I")
-        ok, reason = probe() if self.sandbox else (False, "disabled by SandboxedKernelManager.sandbox=False")
+        ok, reason = decide(self.sandbox)
+        self.isolation = isolation_label(self.sandbox)
         if ok:
             cmd = bwrap_command(work, os.path.join(self._private, "conn"), self.tmp_size,
                                 self.read_only_paths) + cmd
-            self.isolation = "bubblewrap"
             kw["preexec_fn"] = _limit(self.memory_limit, self.file_size_limit, ignore_sigint=True)
         else:
             if self.require_sandbox:
@@ -284,7 +289,6 @@ class SandboxedKernelManager(AsyncKernelManager):
                              XDG_CACHE_HOME=os.path.join(self._private, "home", ".cache"),
                              JUPYTER_CONFIG_DIR=os.path.join(self._private, "home", ".jupyter"))
             os.makedirs(os.path.join(self._private, "home"), exist_ok=True)
-            self.isolation = f"unsandboxed: {reason}"
             kw["preexec_fn"] = _limit(self.memory_limit, self.file_size_limit)
             warn_unsandboxed(reason)
         # The kernel's own stdout/stderr (its log, a crash message) go to a file, not the grader's terminal.

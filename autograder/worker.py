@@ -109,27 +109,18 @@ def submission_problem(job):
     return ""
 
 
-def isolation(settings):
-    """How this process's grading kernels are isolated, for the report."""
-    from autograder.sandbox import sandbox_status
-
-    if settings.get("SandboxedKernelManager.sandbox") is False:
-        return "unsandboxed: disabled by SandboxedKernelManager.sandbox=False"
-    status = sandbox_status()
-    return "bubblewrap" if status["sandboxed"] else f"unsandboxed: {status['reason']}"
-
-
 def grade_submission(job):
     """Run nbgrader autograde and generate_feedback for one job; return a Result."""
     from nbgrader.api import Gradebook, MissingEntry
 
     from autograder.course import load_config, nbgrader_api
+    from autograder.sandbox import isolation_label
 
     started = time.perf_counter()
     result = Result(job.student, job.assignment)
     root = tempfile.mkdtemp(prefix="grade-")
     try:
-        result.sandbox = isolation(job.settings)
+        result.sandbox = isolation_label(job.settings.get("SandboxedKernelManager.sandbox") is not False)
         problem = submission_problem(job)
         if problem:
             result.error = problem
