@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import nbformat
 
-from submissions import solution_answers, write_submission
+from submissions import cell_by_id, solution_answers, write_submission
 
 ASSIGNMENT = "01-logistic-regression"
 NOTEBOOK = "logistic_regression.ipynb"
@@ -55,15 +55,8 @@ class Fault:
     zeros: tuple = ()                # expected: these test cells score 0, every other one full marks
 
 
-def _cell(nb, grade_id):
-    for cell in nb.cells:
-        if cell.metadata.get("nbgrader", {}).get("grade_id") == grade_id:
-            return cell
-    raise KeyError(grade_id)
-
-
 def _index(nb, grade_id):
-    return nb.cells.index(_cell(nb, grade_id))
+    return nb.cells.index(cell_by_id(nb, grade_id))
 
 
 def _after(grade_id, code):
@@ -74,8 +67,8 @@ def _after(grade_id, code):
 # ------------------------------------------------------------------ edits of test cells (item 5)
 
 def _edit_and_empty(nb):
-    _cell(nb, "test_predict").source = 'passed("predict")'
-    _cell(nb, "test_predict_hidden").source = ""
+    cell_by_id(nb, "test_predict").source = 'passed("predict")'
+    cell_by_id(nb, "test_predict_hidden").source = ""
 
 
 def _delete_tests(nb):
@@ -84,13 +77,13 @@ def _delete_tests(nb):
 
 
 def _tamper_metadata(nb):
-    _cell(nb, "test_predict").metadata["nbgrader"]["points"] = 100
-    hidden = _cell(nb, "test_predict_hidden")
+    cell_by_id(nb, "test_predict").metadata["nbgrader"]["points"] = 100
+    hidden = cell_by_id(nb, "test_predict_hidden")
     hidden.cell_type = "markdown"
     hidden.metadata["nbgrader"]["cell_type"] = "markdown"
     hidden.pop("outputs", None)
     hidden.pop("execution_count", None)
-    accuracy = _cell(nb, "test_accuracy").metadata["nbgrader"]
+    accuracy = cell_by_id(nb, "test_accuracy").metadata["nbgrader"]
     accuracy["grade"], accuracy["solution"] = False, True
     nb.cells.append(nbformat.v4.new_code_cell("pass", metadata={"nbgrader": {
         "grade": True, "grade_id": "bonus", "locked": True, "points": 1000, "schema_version": 3,
@@ -98,10 +91,10 @@ def _tamper_metadata(nb):
 
 
 def _tamper_ids(nb):
-    copy = nbformat.v4.new_code_cell("pass", metadata=json.loads(json.dumps(_cell(nb, "test_predict").metadata)))
+    copy = nbformat.v4.new_code_cell("pass", metadata=json.loads(json.dumps(cell_by_id(nb, "test_predict").metadata)))
     nb.cells.insert(_index(nb, "test_predict") + 1, copy)
-    _cell(nb, "test_predict_hidden").metadata["nbgrader"]["grade_id"] = "my_own_test"
-    answer = json.loads(json.dumps(_cell(nb, "predict").metadata))
+    cell_by_id(nb, "test_predict_hidden").metadata["nbgrader"]["grade_id"] = "my_own_test"
+    answer = json.loads(json.dumps(cell_by_id(nb, "predict").metadata))
     nb.cells.insert(_index(nb, "predict"), nbformat.v4.new_code_cell("x = 1", metadata=answer))
 
 

@@ -58,12 +58,19 @@ def write_submission(root, student, assignment, answers=None, edit=None):
     return folder
 
 
+def cell_by_id(nb, grade_id):
+    """The cell of a notebook with this nbgrader grade_id."""
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == grade_id:
+            return cell
+    raise KeyError(grade_id)
+
+
 def insert_before(*cells):
     """An edit that inserts code cells before test cells: insert_before((grade_id, source), ...)."""
     def edit(nb):
         for grade_id, source in cells:
-            at = next(i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
-            nb.cells.insert(at, nbformat.v4.new_code_cell(source))
+            nb.cells.insert(nb.cells.index(cell_by_id(nb, grade_id)), nbformat.v4.new_code_cell(source))
     return edit
 
 

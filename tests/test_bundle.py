@@ -7,7 +7,6 @@ student notebooks run there, failing only as an untouched notebook should.
 """
 import glob
 import os
-import re
 import subprocess
 import sys
 import zipfile

@@ -20,6 +20,7 @@ from nbgrader.api import Gradebook, MissingEntry
 import faults as F
 from autograder import REPO, course
 from autograder.sandbox import probe
+from submissions import cell_by_id
 
 GiB = 1024 ** 3
 SETTINGS = {"Execute.timeout": 10, "GradingExecute.deadline": 45, "SandboxedKernelManager.memory_limit": 3 * GiB}
@@ -120,11 +121,8 @@ def autograded(run, student):
 
 
 def cell_outputs(nb, grade_id):
-    for cell in nb.cells:
-        if cell.metadata.get("nbgrader", {}).get("grade_id") == grade_id:
-            return [(o.get("output_type"), o.get("ename", ""), o.get("text", "") + str(o.get("evalue", "")))
-                    for o in cell.outputs]
-    raise KeyError(grade_id)
+    return [(o.get("output_type"), o.get("ename", ""), o.get("text", "") + str(o.get("evalue", "")))
+            for o in cell_by_id(nb, grade_id).outputs]
 
 
 def feedback_html(run, student):

@@ -13,7 +13,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from autograder import SOLUTIONS  # noqa: E402
-from submissions import solution_answers  # noqa: E402
+from submissions import cell_by_id, solution_answers  # noqa: E402
 from utils.gradient_check import rel_error  # noqa: E402
 
 ASSIGNMENT = "02-mlp-numpy"
@@ -26,10 +26,7 @@ keras = pytest.importorskip("keras")
 
 def _given_cell(grade_id):
     nb = nbformat.read(os.path.join(SOLUTIONS, ASSIGNMENT, "mlp_numpy.ipynb"), as_version=4)
-    for cell in nb.cells:
-        if cell.metadata.get("nbgrader", {}).get("grade_id") == grade_id:
-            return cell.source
-    raise LookupError(grade_id)
+    return cell_by_id(nb, grade_id).source
 
 
 @pytest.fixture(scope="module")
