@@ -15,6 +15,11 @@ import subprocess
 import time
 import urllib.request
 
+try:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+except ImportError:  # browser tests skip then (missing_browser)
+    PlaywrightTimeout = TimeoutError
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CHROMIUM = os.environ.get("COURSE_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -152,10 +157,40 @@ class Shots:
 
 # --- JupyterLab notebook actions ---------------------------------------------------------------
 
-def menu(page, menu_label, command):
-    """Click a main-menu item by its JupyterLab command id, e.g. menu(page, 'Run', 'runmenu:run-all')."""
-    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(f"^{re.escape(menu_label)}$")).click()
-    page.locator(f'.lm-Menu li[data-command="{command}"]').first.click()
+def menu(page, menu_label, command, attempts=3):
+    """Click a main-menu item by its JupyterLab command id, e.g. menu(page, 'Run', 'runmenu:run-all').
+
+    A notebook command is disabled while the notebook is not the shell's current widget (focus can
+    still be elsewhere just after a page loads); a click on it then does nothing, silently. So a
+    disabled item is not clicked: the notebook is focused and the menu opened again."""
+    label = page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(f"^{re.escape(menu_label)}$"))
+    for _ in range(attempts):
+        label.click()
+        item = page.locator(f'.lm-Menu li[data-command="{command}"]').first
+        item.wait_for()
+        if "lm-mod-disabled" not in (item.get_attribute("class") or ""):
+            item.click()
+            return
+        page.keyboard.press("Escape")
+        focus_notebook(page)
+        time.sleep(0.5)
+    raise AssertionError(f"menu {menu_label} > {command} stays disabled; {describe(page)}")
+
+
+def focus_notebook(page):
+    """Make the open notebook the current widget, by a click on its first cell's prompt."""
+    first = cells(page).first
+    if first.count():
+        first.locator(".jp-InputPrompt").click()
+        page.keyboard.press("Escape")  # command mode
+
+
+def describe(page):
+    """The state of the open notebook, for a failure message: kernel status, prompts, any dialog."""
+    prompts_shown = [p for p in prompts(page) if p is not None]
+    dialog = page.locator(".jp-Dialog")
+    return (f"kernel status {page.evaluate(STATUS_JS)!r}, code cell prompts {prompts_shown}"
+            + (f", dialog: {dialog.first.inner_text()[:500]!r}" if dialog.count() else ""))
 
 
 def wait_kernel_idle(page, timeout=120):
@@ -233,14 +268,26 @@ def run_all(page, timeout=600):
     to_run = _code_cells_to_run(page)
     if not to_run:
         return 0.0
-    menu(page, "Run", "runmenu:run-all")
+    started = f"() => ({PROMPTS_JS})().some(x => x !== null && x !== '[ ]:')"  # queued, running or run
+    for attempt in range(3):
+        menu(page, "Run", "runmenu:run-all")
+        try:
+            page.wait_for_function(started, timeout=30_000, polling=100)
+            break
+        except PlaywrightTimeout:
+            if attempt == 2:
+                raise AssertionError(f"Run All did not start any cell; {describe(page)}") from None
+            focus_notebook(page)
     done = f"""() => {{
         const p = ({PROMPTS_JS})();
         return ({STATUS_JS})() === 'idle' && !p.some(x => x === '[*]:')
             && (/^\\[\\d+\\]:$/.test(p[{to_run[-1]}] || '') || ({ERROR_SHOWN_JS})());
     }}"""
     while True:  # done, and still done a second later: not a pause between two cells
-        page.wait_for_function(done, timeout=max(1.0, timeout - (time.time() - start)) * 1000, polling=250)
+        try:
+            page.wait_for_function(done, timeout=max(1.0, timeout - (time.time() - start)) * 1000, polling=250)
+        except PlaywrightTimeout:
+            raise AssertionError(f"Run All not finished after {timeout}s; {describe(page)}") from None
         time.sleep(1.0)
         if page.evaluate(done):
             return time.time() - start

@@ -16,3 +16,10 @@ def pytest_configure(config):
     # nbgrader's own SQLAlchemy use warns on every autograde; autograder/__init__.py silences it
     # for users, and pytest, which resets warning filters per test, needs telling too.
     config.addinivalue_line("filterwarnings", "ignore:.*not in session.*")
+
+
+def pytest_runtest_makereport(item, call):
+    """Keep whether a test's call failed on the item, for fixtures that report more on failure
+    (test_browser.py's lab_kernels prints the JupyterLab server's log)."""
+    if call.when == "call":
+        item.call_failed = call.excinfo is not None

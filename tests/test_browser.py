@@ -84,9 +84,12 @@ def shots(tmp_path):
 
 
 @pytest.fixture
-def lab_kernels(lab):
-    """Shut down the kernels a test started, so that the next test has the CPU and memory."""
+def lab_kernels(lab, request):
+    """Shut down the kernels a test started, so that the next test has the CPU and memory; after a
+    failure, print the server's log (a dead kernel or a lost websocket shows there)."""
     yield lab
+    if getattr(request.node, "call_failed", False):
+        print("JupyterLab server log, last lines:\n" + lab.server_log()[-3000:])
     for kernel in lab.api("/api/kernels"):
         lab.delete("/api/kernels/" + kernel["id"])
 
