@@ -17,6 +17,7 @@ from nbgrader.preprocessors import (  # noqa: E402
     AssignLatePenalties, CheckCellMetadata, ClearOutput, DeduplicateIds, GetGrades, IgnorePattern, LimitOutput,
     OverwriteCells, OverwriteKernelspec, SaveAutoGrades)
 
+from autograder.feedback import FeedbackExporter  # noqa: E402
 from autograder.preprocessors import (  # noqa: E402
     GradingExecute, HideHiddenTests, NormaliseGradeMetadata, RestoreMissingCells, StderrIsNotFailure)
 from autograder.sandbox import SandboxedKernelManager  # noqa: E402
@@ -77,3 +78,5 @@ c.Autograde.autograde_preprocessors = [
 
 # Feedback shows that a hidden test failed and its points, never its code.
 c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]
+# nbgrader's HTMLExporter, compiling its templates once per grading process, not once per student.
+c.GenerateFeedback.exporter_class = FeedbackExporter

@@ -69,6 +69,28 @@ def test_feedback_is_written_and_hides_hidden_tests(sequential):
         assert secret not in html, f"feedback shows hidden test code: {secret}"
 
 
+def test_feedback_exporter_writes_what_nbconvert_writes(sequential):
+    """FeedbackExporter keeps compiled templates for the next student: its page, from a fresh
+    compile and from the cache, is byte for byte the one nbconvert's own HTMLExporter writes."""
+    import nbformat
+    from nbconvert.exporters import HTMLExporter
+    from traitlets.config import Config
+
+    from autograder.feedback import COMPILED, FeedbackExporter
+
+    _, out = sequential
+    nb = nbformat.read(os.path.join(out, "autograded", "sample-mistakes", FIRST, "logistic_regression.ipynb"),
+                       as_version=4)
+    config = Config()
+    config.HTMLExporter.template_name = "lab"  # not the feedback page's template: not compiled yet
+    expected, _ = HTMLExporter(config=config).from_notebook_node(nb)
+    compiled_before = set(COMPILED._code)
+    first, _ = FeedbackExporter(config=config).from_notebook_node(nb)
+    assert set(COMPILED._code) > compiled_before, "the first page compiled no template into the cache"
+    second, _ = FeedbackExporter(config=config).from_notebook_node(nb)
+    assert first == expected and second == expected
+
+
 def test_parallel_grades_equal_sequential_grades(sequential, tmp_path):
     _, seq_out = sequential
     course.grade(SAMPLES, tmp_path, workers=2)
