@@ -76,6 +76,7 @@ class Outcome:
     max_score: float = 0.0
     error: str = ""
     seconds: float = 0.0
+    events: list = field(default_factory=list)   # what the evaluator refused; kernel or evaluator trouble
 
     @property
     def ok(self):
@@ -99,7 +100,8 @@ class Report:
             "workers": self.workers,
             "sandbox": self.sandbox,
             "outcomes": [{"student": o.student, "assignment": o.assignment, "score": o.score,
-                          "max_score": o.max_score, "error": o.error, "seconds": round(o.seconds, 2)}
+                          "max_score": o.max_score, "error": o.error, "seconds": round(o.seconds, 2),
+                          "events": o.events}
                          for o in self.outcomes],
         }
         with open(os.path.join(self.out, "summary.json"), "w") as f:
@@ -127,6 +129,9 @@ class Report:
         for o in self.outcomes:
             if not o.ok:
                 lines.append(f"! {o.student}/{o.assignment}: {o.error}")
+            for event in o.events:
+                where = "/".join(p for p in (o.student, o.assignment, event.get("cell")) if p)
+                lines.append(f"~ {where}: {event.get('event', '')[:200]}")
         return "\n".join(lines)
 
 
@@ -189,7 +194,7 @@ def grade(submissions, out, workers=1, scheduler=None, progress=False, settings=
         for result in results:
             record(gb, result, out)
             report.outcomes.append(Outcome(result.student, result.assignment, error=result.error,
-                                           seconds=result.seconds))
+                                           seconds=result.seconds, events=result.events))
         for outcome in report.outcomes:
             gb.update_or_create_student(outcome.student)
             if outcome.ok:

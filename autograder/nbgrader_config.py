@@ -18,8 +18,8 @@ from nbgrader.preprocessors import (  # noqa: E402
     OverwriteCells, OverwriteKernelspec, SaveAutoGrades)
 
 from autograder.feedback import FeedbackExporter  # noqa: E402
-from autograder.preprocessors import (  # noqa: E402
-    GradingExecute, HideHiddenTests, NormaliseGradeMetadata, RestoreMissingCells, StderrIsNotFailure)
+from autograder.execute import GradingExecute  # noqa: E402
+from autograder.preprocessors import HideHiddenTests, NormaliseGradeMetadata, RestoreMissingCells  # noqa: E402
 from autograder.sandbox import SandboxedKernelManager  # noqa: E402
 
 c.CourseDirectory.course_id = "nn-course"
@@ -36,7 +36,12 @@ c.Execute.startup_timeout = 120
 c.Execute.raise_on_iopub_timeout = False  # a late flood of output must not fail the whole notebook
 c.GradingExecute.deadline = 900
 c.GradingExecute.max_output_chars = 100_000
-c.GradingExecute.guard_checkers = True
+
+# Test cells never run in the student's kernel: GradingExecute has each judged by the
+# submission's evaluator process (autograder/judge.py), which runs no student code and
+# takes the student's work only as plain data. Its own memory limit and start-up time:
+c.EvaluatorProcess.memory_limit = 6 * 1024 ** 3
+c.EvaluatorProcess.startup_timeout = 120
 
 # Each grading kernel runs in a bubblewrap sandbox (autograder/sandbox.py) with rlimits:
 # it sees the Python installation and a copy of the submission's folder, nothing else,
@@ -63,11 +68,10 @@ c.Autograde.sanitize_preprocessors = [
 c.LimitOutput.max_lines = 200
 c.LimitOutput.max_traceback = 60
 
-# A warning on stderr (TensorFlow's, NumPy's) must not zero a passing test cell:
-# StderrIsNotFailure runs after Execute and before SaveAutoGrades records scores.
+# A test cell's outputs are the evaluator's: its printed text (stdout only) and, when the
+# test failed, one error. So SaveAutoGrades scores exactly the evaluator's verdict.
 c.Autograde.autograde_preprocessors = [
     GradingExecute,
-    StderrIsNotFailure,
     IgnorePattern,
     ClearMetadataPreprocessor,
     LimitOutput,

@@ -80,8 +80,12 @@ def python_roots():
     return kept
 
 
-def bwrap_command(workdir, conn_dir, memory_tmp=256 * MiB, extra_ro=()):
-    """The bwrap arguments (up to and including `--`) for a kernel working in workdir."""
+def bwrap_command(workdir, rw=(), ro=(), memory_tmp=256 * MiB):
+    """The bwrap arguments (up to and including `--`) for a process working in workdir.
+
+    rw: further folders bound read-write at their own path; ro: (source, destination)
+    pairs bound read-only.
+    """
     bwrap = shutil.which("bwrap")
     if not bwrap:
         raise SandboxUnavailable("bubblewrap (bwrap) is not installed")
@@ -101,11 +105,13 @@ def bwrap_command(workdir, conn_dir, memory_tmp=256 * MiB, extra_ro=()):
     # (a checkout in /tmp, say) is mounted on top of it rather than hidden by it.
     size = ["--size", str(int(memory_tmp))] if memory_tmp and _supports(bwrap, "--size") else []
     args += ["--proc", "/proc", "--dev", "/dev", *size, "--tmpfs", "/tmp", "--dir", SANDBOX_HOME]
-    for root in list(python_roots()) + [os.path.realpath(p) for p in extra_ro]:
+    for root in python_roots():
         args += ["--ro-bind", root, root]
-    args += ["--bind", conn_dir, conn_dir,
-             "--bind", workdir, workdir, "--chdir", workdir,
-             "--remount-ro", "/"]
+    for source, destination in ro:
+        args += ["--ro-bind", os.path.realpath(source), destination]
+    for path in rw:
+        args += ["--bind", path, path]
+    args += ["--bind", workdir, workdir, "--chdir", workdir, "--remount-ro", "/"]
     return args + ["--"]
 
 
@@ -130,7 +136,7 @@ def probe():
             work, conn = os.path.join(tmp, "work"), os.path.join(tmp, "conn")
             os.makedirs(work)
             os.makedirs(conn)
-            cmd = bwrap_command(work, conn) + [sys.executable, "-I", "-c",
+            cmd = bwrap_command(work, rw=[conn]) + [sys.executable, "-I", "-c",
                                                 "import os, socket; print(os.getcwd())"]
             done = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
             if done.returncode != 0 or done.stdout.strip() != work:
@@ -184,7 +190,8 @@ def copy_regular_files(src, dst, skip_notebooks=True):
             shutil.copyfile(path, os.path.join(target, name))
 
 
-def _limit(memory, file_size, ignore_sigint=False):
+def limits(memory, file_size, ignore_sigint=False):
+    """A preexec_fn giving the child rlimits: address space, file size, no core dumps."""
     def preexec():
         if ignore_sigint:
             # An interrupt goes to the whole process group: bwrap must not die of it, only the
@@ -277,9 +284,10 @@ class SandboxedKernelManager(AsyncKernelManager):
         ok, reason = decide(self.sandbox)
         self.isolation = isolation_label(self.sandbox)
         if ok:
-            cmd = bwrap_command(work, os.path.join(self._private, "conn"), self.tmp_size,
-                                self.read_only_paths) + cmd
-            kw["preexec_fn"] = _limit(self.memory_limit, self.file_size_limit, ignore_sigint=True)
+            cmd = bwrap_command(work, rw=[os.path.join(self._private, "conn")],
+                                ro=[(p, os.path.realpath(p)) for p in self.read_only_paths],
+                                memory_tmp=self.tmp_size) + cmd
+            kw["preexec_fn"] = limits(self.memory_limit, self.file_size_limit, ignore_sigint=True)
         else:
             if self.require_sandbox:
                 raise SandboxUnavailable(f"no sandbox for the grading kernel: {reason}")
@@ -289,7 +297,7 @@ class SandboxedKernelManager(AsyncKernelManager):
                              XDG_CACHE_HOME=os.path.join(self._private, "home", ".cache"),
                              JUPYTER_CONFIG_DIR=os.path.join(self._private, "home", ".jupyter"))
             os.makedirs(os.path.join(self._private, "home"), exist_ok=True)
-            kw["preexec_fn"] = _limit(self.memory_limit, self.file_size_limit)
+            kw["preexec_fn"] = limits(self.memory_limit, self.file_size_limit)
             warn_unsandboxed(reason)
         # The kernel's own stdout/stderr (its log, a crash message) go to a file, not the grader's terminal.
         with open(os.path.join(self._private, "kernel.log"), "ab") as log:

@@ -36,6 +36,7 @@ class Result:
     feedback: dict = field(default_factory=dict)    # relative path -> bytes
     seconds: float = 0.0
     sandbox: str = ""   # how the kernel was isolated: "bubblewrap" or "unsandboxed: why"
+    events: list = field(default_factory=list)  # what the evaluator refused, kernel or evaluator trouble
 
     @property
     def ok(self):
@@ -109,10 +110,36 @@ def submission_problem(job):
     return ""
 
 
+def course_imports(source):
+    """The modules the locked cells of an assignment's notebooks import (trusted: from solutions/)."""
+    import nbformat
+
+    from autograder.judging import names
+
+    modules = []
+    for rel, data in sorted(source.items()):
+        if rel.endswith(".ipynb") and os.sep not in rel:
+            for cell in nbformat.reads(data.decode("utf-8"), as_version=4).cells:
+                if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("locked"):
+                    tree = names.parse(cell.source)
+                    modules += names.imported_modules(tree) if tree is not None else []
+    return list(dict.fromkeys(modules))
+
+
+def read_events(path):
+    """The judge's events of a grading run (see GradingExecute.report_file), [] if none."""
+    import json
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
 def grade_submission(job):
     """Run nbgrader autograde and generate_feedback for one job; return a Result."""
     from nbgrader.api import Gradebook, MissingEntry
 
+    from autograder import judge
     from autograder.course import load_config, nbgrader_api
     from autograder.sandbox import isolation_label
 
@@ -132,8 +159,13 @@ def grade_submission(job):
         with open(db, "wb") as f:
             f.write(job.gradebook)
         db_url = f"sqlite:///{db}"
-        api = nbgrader_api(load_config(job.settings, root=root, source_directory=source, db_url=db_url))
+        report = os.path.join(root, "judge.jsonl")
+        settings = {**job.settings, "GradingExecute.report_file": report}
+        config = load_config(settings, root=root, source_directory=source, db_url=db_url)
+        judge.prestart(config, judge.evaluator_sandboxed(config), course_imports(job.source))
+        api = nbgrader_api(config)
         outcome = api.autograde(job.assignment, job.student)
+        result.events = read_events(report)
         if not outcome["success"]:
             result.error = error_summary(outcome)
             return result
@@ -161,5 +193,6 @@ def grade_submission(job):
         result.error = f"{type(err).__name__}: {err}"[:300]
         return result
     finally:
+        judge.discard_spare()
         shutil.rmtree(root, ignore_errors=True)
         result.seconds = time.perf_counter() - started
