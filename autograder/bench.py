@@ -23,7 +23,7 @@ import nbformat
 from autograder import REPO, SOLUTIONS, assignments
 
 sys.path.insert(0, os.path.join(REPO, "tests"))
-from submissions import solution_answers, write_submission  # noqa: E402
+from cases import solution_answers, write_submission  # noqa: E402
 
 
 def make_class(root, assignment, n):

@@ -11,7 +11,7 @@ import sys
 sys.path[:0] = [os.path.dirname(os.path.abspath(__file__)), os.path.dirname(os.path.dirname(os.path.abspath(__file__)))]
 
 from autograder import REPO, assignments  # noqa: E402
-from submissions import banks, solution_answers, write_submission  # noqa: E402
+from cases import banks, solution_answers, write_submission  # noqa: E402
 
 SAMPLES = os.path.join(REPO, "autograder", "samples")
 
@@ -25,7 +25,7 @@ def build(dest=SAMPLES):
         with_mistakes = dict(answers)
         bank = bank_of.get(assignment)
         for name in getattr(bank, "SAMPLE_MISTAKES", []):
-            with_mistakes.update(bank.MISTAKES[name])
+            with_mistakes.update(bank.MISTAKES[name].answers)
         write_submission(dest, "sample-mistakes", assignment, with_mistakes)
         write_submission(dest, "sample-untouched", assignment)
     return dest

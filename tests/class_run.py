@@ -59,9 +59,9 @@ def main():
     honest = []
     for i in range(args.students - n_faulty):
         student = f"student-{i:02d}"
-        changes = {} if rng.random() < 0.4 else nb01.MISTAKES[rng.choice(mistakes)]
+        case = F.Case() if rng.random() < 0.4 else nb01.MISTAKES[rng.choice(mistakes)]
         for folder in (class_dir, honest_dir):
-            F.write_honest(folder, student, changes)
+            F.write_fault(folder, student, case)
         honest.append(student)
     attackers = {}
     for i, name in enumerate(faulty):

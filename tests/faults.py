@@ -1,28 +1,28 @@
 """Broken and hostile submissions of notebook 01, each built from the release plus an edit.
 
-Every fault is a Fault: how to write the submission (answers over the solution's,
+Every fault is a cases.Case: how to write the submission (answers over the solution's,
 an edit of the notebook, or raw files), and the exact outcome the grader must
-record (a failure with a reason, or every test cell's score). tests/test_faults.py
+record (a failure with a reason, or the test cells it loses). tests/test_faults.py
 grades them all in one run; tests/class_run.py mixes them into a class.
 
 Faults that aim outside the sandbox need to know where things are: build them with
 a Targets (the repository, the grading folder, a loopback port that must hear nothing).
 """
+import hashlib
 import json
 import os
 import textwrap
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import nbformat
 
-from submissions import cell_by_id, solution_answers, write_submission
+import cases
+from cases import Case, cell_by_id, insert_before, solution_answers, write_case, write_submission
 
 ASSIGNMENT = "01-logistic-regression"
 NOTEBOOK = "logistic_regression.ipynb"
 
-POINTS = {"test_sigmoid": 1, "test_sigmoid_hidden": 1, "test_compute_cost": 1, "test_compute_cost_hidden": 2,
-          "test_compute_gradient": 1, "test_compute_gradient_hidden": 2, "test_gradient_descent": 1,
-          "test_gradient_descent_hidden": 2, "test_predict": 1, "test_predict_hidden": 1, "test_accuracy": 2}
+POINTS = cases.test_cells(ASSIGNMENT)
 MAX_SCORE = sum(POINTS.values())
 
 # predict returns probabilities: test_predict, test_predict_hidden and test_accuracy fail, nothing else.
@@ -42,17 +42,6 @@ class Targets:
     repo: str = "/nonexistent"
     course: str = "/nonexistent"      # the grading run's --out folder (gradebook.db, submitted/, ...)
     port: int = 9                    # a loopback port the test listens on
-
-
-@dataclass
-class Fault:
-    item: int                        # the issue's numbered fault this exercises
-    what: str
-    answers: dict = field(default_factory=dict)    # grade_id -> source, over the solution's answers
-    edit: object = None              # edit(nb) -> None, changes the filled-in notebook
-    files: object = None             # files(folder) -> None, writes the assignment folder itself
-    failed: str = ""                 # expected: the submission fails, the error contains this
-    zeros: tuple = ()                # expected: these test cells score 0, every other one full marks
 
 
 def _index(nb, grade_id):
@@ -139,6 +128,191 @@ def _blank_tests(lines):
 get_ipython().input_transformers_cleanup.append(_blank_tests)
 get_ipython().set_custom_exc((Exception,), lambda *a, **k: None)
 """
+
+
+# ------------------------------------------------------------------ judged outside the kernel (issue 11)
+
+ALL_TESTS = tuple(POINTS)
+
+# Finding 1: an execute_result (and every other kind of output) before the test's error.
+DISPLAYHOOK = {grade_id: f"def {grade_id}(*a):\n    get_ipython().displayhook('full marks')\n    return 0"
+               for grade_id in ("sigmoid", "compute_cost", "compute_gradient", "gradient_descent", "predict")}
+# Its variants: every other kind of output a call can make, numbers among them.
+OUTPUT_KINDS = {
+    "sigmoid": "def sigmoid(*a):\n    from IPython.display import display, HTML\n    display(HTML('15'))\n"
+               "    print('15')\n    return 0",
+    "compute_cost": "def compute_cost(*a):\n    from IPython.display import publish_display_data\n"
+                    "    publish_display_data({'text/plain': '15'})\n    get_ipython().displayhook(15.0)\n    return 0",
+    "compute_gradient": "def compute_gradient(*a):\n    import sys\n    sys.stdout.write('1.0')\n    return 0",
+    "gradient_descent": "def gradient_descent(*a):\n    get_ipython().displayhook(1.0)\n    return 0",
+    "predict": "def predict(*a):\n    get_ipython().displayhook(True)\n    return 0"}
+
+# Finding 2: IPython patched on its classes, so that test cells become `pass`; and, stronger, the
+# kernel's execute handler replaced so that it, not the grader's agent, answers every request.
+PATCH_TRANSFORM_CELL = """
+from IPython.core.interactiveshell import InteractiveShell
+_transform = InteractiveShell.transform_cell
+InteractiveShell.transform_cell = lambda self, cell: "pass" if ("check_" in cell or "assert" in cell) \\
+    else _transform(self, cell)
+"""
+FORGE_REPLIES = """
+import json, re, socket
+from ipykernel.ipkernel import IPythonKernel
+_do_execute = IPythonKernel.do_execute
+def _answer(kind, request):
+    if kind == "names":
+        return json.dumps(["sigmoid", "compute_cost", "compute_gradient", "gradient_descent", "predict"])
+    if kind == "fetch":
+        return json.dumps({"values": {n: {"function": {"name": n, "signature": None}, "handle": "h1"}
+                                      for n in json.loads(request)["names"]}})
+    return json.dumps({"result": {"float": (0.75).hex()}, "changed": [], "warnings": []})
+async def _forged(self, code, silent, *args, **kwargs):
+    found = re.search(r"serve_socket\\('([^']+)'\\)", code) if silent else None
+    if not found:
+        return await _do_execute(self, code, silent, *args, **kwargs)
+    with socket.socket(socket.AF_UNIX) as s:
+        s.connect(found.group(1))
+        for line in s.makefile("rb"):
+            request = json.loads(line)
+            if request["kind"] == "end":
+                break
+            s.sendall(json.dumps({"id": request["id"], "answer": _answer(request["kind"], request["payload"]),
+                                  "printed": "full marks"}).encode() + b"\\n")
+    return {"status": "ok", "execution_count": 0, "payload": [], "user_expressions": {}}
+IPythonKernel.do_execute = _forged
+"""
+
+# Finding 3: values that lie about what they are: a class that claims to be float and reads the
+# expected value from the caller's frames, a float subclass whose comparisons always agree, an
+# ndarray subclass, an object array, a dict subclass.
+LIAR_TYPES = """
+import sys
+class Liar:
+    @property
+    def __class__(self):
+        return float
+    def _expected(self):
+        frame = sys._getframe(1)
+        while frame is not None:
+            if "expected" in frame.f_locals:
+                return np.asarray(frame.f_locals["expected"], dtype=float)
+            frame = frame.f_back
+        return np.asarray(0.5)
+    def __array__(self, *a, **k):
+        return self._expected()
+    def __eq__(self, other):
+        return True
+    __sub__ = __rsub__ = lambda self, other: 0.0
+    __float__ = lambda self: float(self._expected())
+class Agree(float):
+    def __eq__(self, other):
+        return True
+    __hash__ = float.__hash__
+class AgreeArray(np.ndarray):
+    def __eq__(self, other):
+        return np.ones(np.shape(self), dtype=bool)
+"""
+LIARS = {
+    "sigmoid": LIAR_TYPES + "def sigmoid(z):\n    return Liar()",
+    "compute_cost": "def compute_cost(X, y, w, b):\n    return Agree(0.0)",
+    "compute_gradient": "def compute_gradient(X, y, w, b):\n    return np.zeros(X.shape[1]).view(AgreeArray), Liar()",
+    "gradient_descent": "def gradient_descent(X, y, w_in, b_in, alpha, num_iters):\n"
+                        "    return np.array([Liar()] * X.shape[1], dtype=object), Agree(0.0), type('D', (dict,), {})()",
+    "predict": "def predict(X, w, b):\n    return np.zeros(len(X), dtype=int).view(AgreeArray)"}
+
+# The grader's agent in the kernel, replaced: every call "returns" the caller's own first
+# argument and "changes" every argument it was given into zeros.
+FORGE_AGENT = """
+import json, sys
+def _serve(kind, request):
+    if kind == "names":
+        return json.dumps(sorted(k for k in globals() if k.isidentifier()))
+    if kind == "call":
+        request = json.loads(request)
+        zero = {"float": (0.0).hex()}
+        return json.dumps({"result": {"arg": ["a", 0]}, "warnings": [],
+                           "changed": [[["a", i], zero] for i in range(len(request["args"]))]})
+    return sys.modules["_grader.agent"].AGENT_serve(kind, request)
+_agent = sys.modules["_grader.agent"]
+_agent.AGENT_serve = _agent.serve
+_agent.serve = _serve
+"""
+
+# Finding 5: the kernel searched for the hidden tests: its history, its objects, its whole memory.
+def _fingerprints(secrets):
+    """(prefix, length, sha256) of each secret: what a search needs without holding the secret itself."""
+    return [(s[:5], len(s), hashlib.sha256(s.encode()).hexdigest()) for s in secrets]
+
+
+READ_HIDDEN = """
+import gc, hashlib
+_wanted = %r
+def _search(data):
+    data = data if isinstance(data, bytes) else str(data).encode("utf-8", "replace")
+    found = set()
+    for prefix, length, digest in _wanted:
+        start = data.find(prefix.encode())
+        while start != -1:
+            if hashlib.sha256(data[start:start + length]).hexdigest() == digest:
+                found.add(digest[:8])
+            start = data.find(prefix.encode(), start + 1)
+    return found
+_found = set()
+for _text in list(In) + list(Out.values()) + list(globals().values()):
+    _found |= _search(_text)
+for _obj in gc.get_objects():
+    if isinstance(_obj, (str, bytes)):
+        _found |= _search(_obj)
+with open("/proc/self/maps") as _maps, open("/proc/self/mem", "rb", 0) as _mem:
+    for _line in _maps:
+        _range, _perms = _line.split()[:2]
+        _start, _end = (int(x, 16) for x in _range.split("-"))
+        if "r" not in _perms or _end - _start > 2 ** 30:
+            continue
+        try:
+            _mem.seek(_start)
+            _found |= _search(_mem.read(_end - _start))
+        except (OSError, ValueError, OverflowError):
+            continue
+print("hidden test code found in the kernel:", sorted(_found) or "none")
+""" % (_fingerprints(HIDDEN_SECRETS),)
+
+# What held against the old in-kernel checks holds still: hooks and patches of the kernel's own
+# machinery change nothing the evaluator uses (a renamed kernelspec is reset from the source).
+KERNEL_HOOKS = """
+import ast, builtins, sys, types
+class _NoAsserts(ast.NodeTransformer):
+    def visit_Assert(self, node):
+        return ast.Pass()
+get_ipython().ast_transformers.append(_NoAsserts())
+get_ipython().events.register("pre_run_cell", lambda *a: None)
+sys.excepthook = lambda *a: None
+builtins.AssertionError = type("AssertionError", (Exception,), {})
+sys.settrace(lambda *a: None)
+sys.modules["numpy"] = types.ModuleType("numpy")
+get_ipython().run_cell = lambda *a, **k: None
+"""
+
+
+def _rename_kernelspec(nb):
+    nb.metadata["kernelspec"] = {"name": "attacker", "display_name": "Attacker", "language": "python"}
+
+
+# A kernel that dies, hangs or floods output while a test calls into it; a value too big to take.
+DIES_IN_CALL = "def predict(X, w, b):\n    import os\n    os._exit(3)"
+HANGS_IN_CALL = ("def predict(X, w, b):\n    import time\n    while True:\n        try:\n            time.sleep(0.05)\n"
+                 "        except KeyboardInterrupt:\n            pass")
+FLOODS_IN_CALL = ("def predict(X, w, b):\n    from IPython.display import display\n    for _ in range(2000):\n"
+                  "        display('x' * 2000)\n    return 0")
+PRINTS_IN_CALL = ("def predict(X, w, b):\n    for _ in range(3000):\n        print('x' * 1000)\n"
+                  "    return (sigmoid(X @ w + b) >= 0.5).astype(int)")
+TOO_BIG = "def predict(X, w, b):\n    return np.zeros(6_000_000, dtype=np.int64)"
+
+
+def _append_cell(source):
+    def edit(nb):
+        nb.cells.append(nbformat.v4.new_code_cell(source))
+    return edit
 
 
 def _shadow_utils(folder):
@@ -236,28 +410,28 @@ print("network reached", _reached)
 
 
 def faults(targets=None):
-    """{student name: Fault} for every fault; targets says where the outside-world attacks aim."""
+    """{student name: Case} for every fault; targets says where the outside-world attacks aim."""
     t = targets or Targets()
     return {
         # 1. time
-        "fault-infinite-loop": Fault(1, "an answer cell loops forever after defining its function",
+        "fault-infinite-loop": Case(what="an answer cell loops forever after defining its function",
                                      answers=_after("compute_cost", "while True:\n    pass")),
-        "fault-deadline": Fault(1, "sigmoid loops forever: every test calling it times out until the "
+        "fault-deadline": Case(what="sigmoid loops forever: every test calling it times out until the "
                                    "notebook's deadline, then the rest are not run",
                                 answers={"sigmoid": "def sigmoid(z):\n    while True:\n        pass"},
-                                zeros=tuple(k for k in POINTS if k not in ("test_compute_cost",
+                                loses=tuple(k for k in POINTS if k not in ("test_compute_cost",
                                                                           "test_compute_cost_hidden"))),
         # 2. the kernel dies
-        "fault-os-exit": Fault(2, "os._exit(1) in an answer cell", answers=_after("sigmoid", "import os\nos._exit(1)"),
+        "fault-os-exit": Case(what="os._exit(1) in an answer cell", answers=_after("sigmoid", "import os\nos._exit(1)"),
                                failed="the grading kernel died while running cell"),
-        "fault-segfault": Fault(2, "a segfault through ctypes",
+        "fault-segfault": Case(what="a segfault through ctypes",
                                 answers=_after("compute_cost", "import ctypes\nctypes.string_at(0)"),
                                 failed="signal SIGSEGV"),
         # 3. memory
         # The chunks are reserved, not written: RLIMIT_AS counts address space either way,
         # and first touches of a fresh VM's memory run at ~0.4 GB/s, which would make this
         # a test of the machine's RAM rather than of the limit.
-        "fault-memory-bomb": Fault(3, "reserves 100 MB chunks until the address-space limit stops it",
+        "fault-memory-bomb": Case(what="reserves 100 MB chunks until the address-space limit stops it",
                                    answers=_after("compute_gradient", """
                                        def _bomb():
                                            chunks = []
@@ -268,47 +442,47 @@ def faults(targets=None):
                                                print("reserved MiB:", 100 * len(chunks))
                                        _bomb()""")),
         # 4. output
-        "fault-output-flood": Fault(4, "prints a million lines",
+        "fault-output-flood": Case(what="prints a million lines",
                                     answers=_after("sigmoid", "for _i in range(1_000_000):\n    print(_i)")),
         # 5. test cells and their metadata
-        "fault-tests-edited": Fault(5, "test_predict edited to pass, test_predict_hidden emptied; predict wrong",
+        "fault-tests-edited": Case(what="test_predict edited to pass, test_predict_hidden emptied; predict wrong",
                                     answers={"predict": WRONG_PREDICT}, edit=_edit_and_empty,
-                                    zeros=WRONG_PREDICT_ZEROS),
-        "fault-tests-deleted": Fault(5, "test cells and the locked imports cell deleted; predict wrong",
+                                    loses=WRONG_PREDICT_ZEROS),
+        "fault-tests-deleted": Case(what="test cells and the locked imports cell deleted; predict wrong",
                                      answers={"predict": WRONG_PREDICT}, edit=_delete_tests,
-                                     zeros=WRONG_PREDICT_ZEROS),
-        "fault-metadata": Fault(5, "points raised, a test turned into markdown, a test turned into an answer "
+                                     loses=WRONG_PREDICT_ZEROS),
+        "fault-metadata": Case(what="points raised, a test turned into markdown, a test turned into an answer "
                                    "cell, a 1000-point cell added; predict wrong",
-                                answers={"predict": WRONG_PREDICT}, edit=_tamper_metadata, zeros=WRONG_PREDICT_ZEROS),
-        "fault-ids": Fault(5, "a test's id duplicated on a `pass` cell, a hidden test's id renamed, an answer "
+                                answers={"predict": WRONG_PREDICT}, edit=_tamper_metadata, loses=WRONG_PREDICT_ZEROS),
+        "fault-ids": Case(what="a test's id duplicated on a `pass` cell, a hidden test's id renamed, an answer "
                               "id duplicated; predict wrong",
-                           answers={"predict": WRONG_PREDICT}, edit=_tamper_ids, zeros=WRONG_PREDICT_ZEROS),
+                           answers={"predict": WRONG_PREDICT}, edit=_tamper_ids, loses=WRONG_PREDICT_ZEROS),
         # 6. checkers monkeypatched
-        "fault-patch-modules": Fault(6, "numpy and utils checkers, builtins and the notebook's names replaced by "
+        "fault-patch-modules": Case(what="numpy and utils checkers, builtins and the notebook's names replaced by "
                                         "no-ops in an answer cell; predict wrong",
                                      answers={"predict": WRONG_PREDICT + "\n" + PATCH_MODULES},
-                                     zeros=WRONG_PREDICT_ZEROS),
-        "fault-patch-at-call-time": Fault(6, "predict replaces the checkers each time a test calls it; predict wrong",
-                                          answers={"predict": PATCH_AT_CALL_TIME}, zeros=WRONG_PREDICT_ZEROS),
-        "fault-patch-code-objects": Fault(6, "the checkers' __code__ swapped for a no-op's; predict wrong",
+                                     loses=WRONG_PREDICT_ZEROS),
+        "fault-patch-at-call-time": Case(what="predict replaces the checkers each time a test calls it; predict wrong",
+                                          answers={"predict": PATCH_AT_CALL_TIME}, loses=WRONG_PREDICT_ZEROS),
+        "fault-patch-code-objects": Case(what="the checkers' __code__ swapped for a no-op's; predict wrong",
                                           answers={"predict": WRONG_PREDICT + "\n" + PATCH_CODE_OBJECTS},
-                                          zeros=WRONG_PREDICT_ZEROS),
-        "fault-patch-ipython": Fault(6, "an input transformer that blanks test cells and a handler that swallows "
+                                          loses=WRONG_PREDICT_ZEROS),
+        "fault-patch-ipython": Case(what="an input transformer that blanks test cells and a handler that swallows "
                                         "their errors; predict wrong",
                                      answers={"predict": WRONG_PREDICT + "\n" + PATCH_IPYTHON},
-                                     zeros=WRONG_PREDICT_ZEROS),
-        "fault-shadow-utils": Fault(6, "a utils/ package beside the notebook with no-op checkers; predict wrong",
+                                     loses=WRONG_PREDICT_ZEROS),
+        "fault-shadow-utils": Case(what="a utils/ package beside the notebook with no-op checkers; predict wrong",
                                     answers={"predict": WRONG_PREDICT}, files=_shadow_utils,
-                                    zeros=WRONG_PREDICT_ZEROS),
+                                    loses=WRONG_PREDICT_ZEROS),
         # 7-9. reaching outside the kernel
-        "fault-read-secrets": Fault(7, "globs for solutions/, gradebooks, other students and the graded notebook",
+        "fault-read-secrets": Case(what="globs for solutions/, gradebooks, other students and the graded notebook",
                                     answers=_after("predict", _leak_code(t))),
-        "fault-write-outside": Fault(8, "writes the gradebooks, other students' notebooks and the repository",
+        "fault-write-outside": Case(what="writes the gradebooks, other students' notebooks and the repository",
                                      answers=_after("predict", _write_code(t))),
-        "fault-network": Fault(9, "os.system and connections to a loopback listener",
+        "fault-network": Case(what="os.system and connections to a loopback listener",
                                answers=_after("predict", _network_code(t))),
         # 10. warnings on stderr
-        "fault-stderr-warnings": Fault(10, "a correct solution that warns and writes to stderr", answers={
+        "fault-stderr-warnings": Case(what="a correct solution that warns and writes to stderr", answers={
             **_after("compute_cost", "import warnings\n_plain_cost = compute_cost\n"
                                      "def compute_cost(X, y, w, b):\n"
                                      "    warnings.warn('compute_cost: just a warning', UserWarning)\n"
@@ -317,30 +491,65 @@ def faults(targets=None):
                                 "def predict(X, w, b):\n    print('predict: a note on stderr', file=sys.stderr)\n"
                                 "    return _plain_predict(X, w, b)")}),
         # 11. unreadable, missing, renamed notebooks, empty folders
-        "fault-not-json": Fault(11, "the notebook file is not JSON",
+        "fault-not-json": Case(what="the notebook file is not JSON",
                                 files=lambda folder: _write(folder, NOTEBOOK, "{ this is not json"),
                                 failed=f"{NOTEBOOK} is not a valid notebook"),
-        "fault-missing-notebook": Fault(11, "the assignment folder holds no notebook",
+        "fault-missing-notebook": Case(what="the assignment folder holds no notebook",
                                         files=lambda folder: _write(folder, "notes.txt", "my answers are on paper"),
                                         failed=f"no {NOTEBOOK} in the submission"),
-        "fault-renamed-notebook": Fault(11, "the notebook was renamed",
+        "fault-renamed-notebook": Case(what="the notebook was renamed",
                                         files=lambda folder: _copy_solution_as(folder, "logistic_regression (1).ipynb"),
                                         failed="rename it to " + NOTEBOOK),
-        "fault-empty-assignment-folder": Fault(11, "an empty assignment folder", files=lambda folder: None,
+        "fault-empty-assignment-folder": Case(what="an empty assignment folder", files=lambda folder: None,
                                                failed=f"the {ASSIGNMENT} folder is empty"),
-        "fault-empty-student-folder": Fault(11, "a student folder with nothing in it", files="no assignment folder",
+        "fault-empty-student-folder": Case(what="a student folder with nothing in it", files="no assignment folder",
                                             failed="no assignment folder in the submission"),
         # 12. hidden tests stay hidden
-        "fault-hidden-failures": Fault(12, "answers that fail hidden tests with messages quoting hidden data",
+        "fault-hidden-failures": Case(what="answers that fail hidden tests with messages quoting hidden data",
                                        answers={"compute_cost": "def compute_cost(X, y, w, b):\n"
                                                                 "    return float((2 * np.log(4 / 3) + np.log(4)) / 3)",
                                                 "predict": WRONG_PREDICT},
-                                       zeros=("test_compute_cost_hidden", "test_compute_gradient", "test_accuracy",
+                                       loses=("test_compute_cost_hidden", "test_compute_gradient", "test_accuracy",
                                               "test_predict", "test_predict_hidden")),
+        # 13. judged outside the kernel: outputs, IPython, lying values, the agent, hidden code
+        "fault-displayhook": Case(what="every answer publishes 'full marks' as an execute_result (and as "
+                                       "display data and print) before returning nothing useful",
+                                  answers=DISPLAYHOOK, loses=ALL_TESTS),
+        "fault-output-kinds": Case(what="answers that display, publish, print and write numbers before returning "
+                                        "nothing useful", answers=OUTPUT_KINDS, loses=ALL_TESTS),
+        "fault-transform-cell": Case(what="no answers; IPython's transform_cell patched on the class to blank "
+                                          "any cell that checks", blank=True,
+                                     edit=insert_before(("sigmoid", PATCH_TRANSFORM_CELL)), loses=ALL_TESTS),
+        "fault-transform-cell-answered": Case(what="the same patch beside correct answers and a wrong predict",
+                                              answers={"predict": WRONG_PREDICT + "\n" + PATCH_TRANSFORM_CELL},
+                                              loses=WRONG_PREDICT_ZEROS),
+        "fault-forged-replies": Case(what="the kernel's execute handler replaced to forge every silent reply",
+                                     answers=_after("sigmoid", FORGE_REPLIES), loses=ALL_TESTS),
+        "fault-lying-values": Case(what="functions return objects that lie about their type and agree with "
+                                        "anything", answers=LIARS, loses=ALL_TESTS),
+        "fault-forged-agent": Case(what="the grader's agent replaced: calls return their own argument and zero "
+                                        "every input", answers=_after("sigmoid", FORGE_AGENT),
+                                   loses=ALL_TESTS),
+        "fault-read-hidden-code": Case(what="a last cell searches the kernel's history, objects and memory for "
+                                            "the hidden tests", edit=_append_cell(READ_HIDDEN)),
+        "fault-kernel-hooks": Case(what="AST transformer, pre_run_cell, excepthook, AssertionError, settrace, a "
+                                        "fake numpy, an instance run_cell and a renamed kernelspec; predict wrong",
+                                   answers={"predict": WRONG_PREDICT + "\n" + KERNEL_HOOKS}, edit=_rename_kernelspec,
+                                   loses=WRONG_PREDICT_ZEROS),
+        "fault-dies-in-call": Case(what="predict ends the kernel when a test calls it", answers={"predict": DIES_IN_CALL},
+                                   loses=WRONG_PREDICT_ZEROS),
+        "fault-hangs-in-call": Case(what="predict ignores interrupts when a test calls it",
+                                    answers={"predict": HANGS_IN_CALL}, loses=WRONG_PREDICT_ZEROS),
+        "fault-floods-in-call": Case(what="predict displays 4 MB when a test calls it",
+                                     answers={"predict": FLOODS_IN_CALL}, loses=WRONG_PREDICT_ZEROS),
+        "fault-prints-in-call": Case(what="a correct predict that prints 3 MB each time: kept short, no points lost",
+                                     answers={"predict": PRINTS_IN_CALL}),
+        "fault-too-big": Case(what="predict returns a 48 MB array", answers={"predict": TOO_BIG},
+                              loses=WRONG_PREDICT_ZEROS),
     }
 
 
-HONEST = {"honest-solution": {}, "honest-mistake": {"predict": WRONG_PREDICT}}
+HONEST = {"honest-solution": Case(), "honest-mistake": Case({"predict": WRONG_PREDICT}, loses=WRONG_PREDICT_ZEROS)}
 
 
 def _write(folder, name, text):
@@ -355,25 +564,12 @@ def _copy_solution_as(folder, name):
 
 
 def write_fault(root, student, fault):
-    """Write one fault's submission as root/student/01-logistic-regression/."""
+    """Write one fault's submission as root/student/01-logistic-regression/ (or an empty student folder)."""
     if fault.files == "no assignment folder":
         os.makedirs(os.path.join(root, student), exist_ok=True)
         return os.path.join(root, student)
-    folder = os.path.join(root, student, ASSIGNMENT)
-    if fault.files is not None and not fault.answers and fault.edit is None:
-        os.makedirs(folder, exist_ok=True)
-        fault.files(folder)
-        return folder
-    write_submission(root, student, ASSIGNMENT, {**solution_answers(ASSIGNMENT), **fault.answers}, edit=fault.edit)
-    if fault.files is not None:
-        fault.files(folder)
-    return folder
+    return write_case(root, student, ASSIGNMENT, fault)
 
 
-def write_honest(root, student, changes=None):
-    return write_submission(root, student, ASSIGNMENT, {**solution_answers(ASSIGNMENT), **(changes or {})})
-
-
-def expected_grades(fault_or_zeros):
-    zeros = fault_or_zeros.zeros if isinstance(fault_or_zeros, Fault) else tuple(fault_or_zeros)
-    return {cell: (0.0 if cell in zeros else float(points)) for cell, points in POINTS.items()}
+def expected_grades(fault):
+    return cases.expected_grades(ASSIGNMENT, fault)

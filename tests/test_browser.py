@@ -27,13 +27,13 @@ PLOT_CALL = re.compile(r"^[^#\n]*\b(plot_\w+|plt\.\w+|\w+\.plot|imshow)\s*\(", r
 
 
 def _banks():
-    from submissions import banks
+    from cases import banks
     return banks()
 
 
 def _bank_assignments():
     return [a for a, bank in _banks().items()
-            if set(getattr(bank, "SAMPLE_MISTAKES", [])) & set(getattr(bank, "MESSAGES", {}))]
+            if any(bank.MISTAKES[m].says for m in getattr(bank, "SAMPLE_MISTAKES", []))]
 
 
 # --- fixtures ----------------------------------------------------------------------------------
@@ -42,7 +42,7 @@ def _bank_assignments():
 def lab_root(tmp_path_factory):
     """Copies the server works on: solutions/, notebooks/ (the release) and solved/ (the release with
     the solutions' answers filled in, as a student who solved everything hands it in)."""
-    from submissions import filled_notebooks, solution_answers
+    from cases import filled_notebooks, solution_answers
     root = tmp_path_factory.mktemp("lab-root")
     shutil.copytree(SOLUTIONS, root / "solutions")
     shutil.copytree(NOTEBOOKS, root / "notebooks")
@@ -204,13 +204,13 @@ def test_student_gets_instant_feedback(page, lab_kernels, lab_root, shots, assig
     """A student types answers in the browser (the bank's sample mistakes, the solution elsewhere)
     and runs the cells down to the visible test of the last mistake: each mistake's visible test
     shows the bank's message, as an AssertionError, and the other visible tests print a ✔ line."""
-    from submissions import notebook_names, solution_answers
+    from cases import notebook_names, solution_answers
     bank = _banks()[assignment]
-    mistakes = [m for m in bank.SAMPLE_MISTAKES if m in bank.MESSAGES]
+    mistakes = [m for m in bank.SAMPLE_MISTAKES if bank.MISTAKES[m].says]
     answers = solution_answers(assignment)
     for m in mistakes:
-        answers.update(bank.MISTAKES[m])
-    mistaken_ids = {grade_id for m in mistakes for grade_id in bank.MISTAKES[m]}
+        answers.update(bank.MISTAKES[m].answers)
+    mistaken_ids = {grade_id for m in mistakes for grade_id in bank.MISTAKES[m].answers}
     (lab_root / "typed" / assignment).mkdir(parents=True, exist_ok=True)
     found = set()
     for name in notebook_names(assignment):
@@ -233,7 +233,7 @@ def test_student_gets_instant_feedback(page, lab_kernels, lab_root, shots, assig
         nb = _read(lab_root, rel)
         shown = bs.cell_texts(page)
         for m in mistakes:
-            message = bank.MESSAGES[m]
+            message = bank.MISTAKES[m].says
             hits = [i for i in tests if message in shown[i][1]]
             if not hits:
                 continue

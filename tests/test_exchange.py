@@ -61,7 +61,7 @@ def _ok(result, what):
 
 
 def _round_trip(root):
-    from submissions import filled_notebooks, solution_answers
+    from cases import filled_notebooks, solution_answers
     exchange, course_dir = root / "exchange", root / "course"
     homes = {s: root / "home" / s for s in STUDENTS}
     for home in homes.values():

@@ -20,10 +20,11 @@ from nbgrader.api import Gradebook, MissingEntry
 import faults as F
 from autograder import REPO, course
 from autograder.sandbox import probe
-from submissions import cell_by_id
+from cases import cell_by_id, stock_autograde
 
 GiB = 1024 ** 3
-SETTINGS = {"Execute.timeout": 10, "GradingExecute.deadline": 45, "SandboxedKernelManager.memory_limit": 3 * GiB}
+SETTINGS = {"Execute.timeout": 10, "GradingExecute.deadline": 45, "SandboxedKernelManager.memory_limit": 3 * GiB,
+            "GradingExecute.flood_chars": 1_000_000}
 SANDBOXED = probe()[0]
 needs_sandbox = pytest.mark.skipif(not SANDBOXED, reason=f"no bubblewrap sandbox here: {probe()[1]}")
 # One grading run serves the whole module: under `pytest -n --dist loadgroup` it stays on one worker.
@@ -100,9 +101,9 @@ def run(tmp_path_factory):
     submissions, clean = str(tmp / "submissions"), str(tmp / "clean-submissions")
     for name, fault in cases.items():
         F.write_fault(submissions, name, fault)
-    for name, changes in F.HONEST.items():
-        F.write_honest(submissions, name, changes)
-        F.write_honest(clean, name, changes)
+    for name, case in F.HONEST.items():
+        F.write_fault(submissions, name, case)
+        F.write_fault(clean, name, case)
     inputs = {name: tree_digest(os.path.join(submissions, name)) for name in os.listdir(submissions)}
     repo_before = tree_digest(os.path.join(REPO, "solutions"))
     started = time.perf_counter()
@@ -120,9 +121,13 @@ def autograded(run, student):
     return nbformat.read(path, as_version=4)
 
 
-def cell_outputs(nb, grade_id):
+def cell_outputs_of(cell):
     return [(o.get("output_type"), o.get("ename", ""), o.get("text", "") + str(o.get("evalue", "")))
-            for o in cell_by_id(nb, grade_id).outputs]
+            for o in cell.outputs]
+
+
+def cell_outputs(nb, grade_id):
+    return cell_outputs_of(cell_by_id(nb, grade_id))
 
 
 def feedback_html(run, student):
@@ -148,7 +153,7 @@ def test_graded_fault_gets_exactly_the_expected_cell_grades(run, student):
     outcome = run["by_student"][student]
     assert outcome.ok, outcome.error
     assert grades_of(run["out"], student) == F.expected_grades(fault)
-    assert (outcome.score, outcome.max_score) == (F.MAX_SCORE - sum(F.POINTS[c] for c in fault.zeros), F.MAX_SCORE)
+    assert (outcome.score, outcome.max_score) == (F.MAX_SCORE - sum(F.POINTS[c] for c in fault.loses), F.MAX_SCORE)
     assert not any(manual for _, manual in cell_grades(run["out"], {student}).values())
 
 
@@ -253,18 +258,25 @@ def test_tampered_metadata_cannot_change_points_or_add_cells(run):
 # 6. monkeypatched checkers
 
 
-def test_checkers_patched_while_a_test_runs_are_caught(run):
+def test_checkers_patched_while_a_test_runs_change_nothing_the_evaluator_uses(run):
     outputs = cell_outputs(autograded(run, "fault-patch-at-call-time"), "test_predict")
-    assert any(ename == "GraderIntegrityError" for _, ename, _ in outputs), outputs
+    assert any(kind == "error" and "should hold only 0 and 1" in text for kind, _, text in outputs), outputs
 
 
-def test_without_the_guard_the_patched_checkers_would_earn_marks(tmp_path):
-    """The monkeypatch fixtures are real attacks: with the checker guard off they gain points."""
-    submissions = str(tmp_path / "submissions")
-    F.write_fault(submissions, "fault-patch-modules", F.faults()["fault-patch-modules"])
-    report = course.grade(submissions, str(tmp_path / "out"), workers=1,
-                          settings={**SETTINGS, "GradingExecute.guard_checkers": False})
-    assert report.outcomes[0].score > F.MAX_SCORE - sum(F.POINTS[c] for c in F.WRONG_PREDICT_ZEROS)
+ATTACKS = ("fault-patch-modules", "fault-displayhook", "fault-transform-cell", "fault-lying-values")
+
+
+def test_judged_in_the_kernel_these_attacks_earn_marks(tmp_path):
+    """The attacks are real: stock nbgrader, which runs the tests in the student's kernel, gives
+    each of them points it does not deserve (the evaluator gives exactly the expected grades)."""
+    submissions = str(tmp_path / "submitted")
+    cases = F.faults()
+    for name in ATTACKS:
+        F.write_fault(submissions, name, cases[name])
+    grades = stock_autograde(submissions, F.ASSIGNMENT, str(tmp_path))
+    for name in ATTACKS:
+        deserved = sum(F.expected_grades(cases[name]).values())
+        assert sum(score or 0 for score in grades[name].values()) > deserved, (name, grades[name])
 
 
 # 7-9. the world outside the kernel
@@ -331,3 +343,44 @@ def test_the_summary_says_whether_kernels_were_sandboxed(run):
     summary = json.load(open(os.path.join(run["out"], "summary.json")))
     assert summary["sandbox"]["sandboxed"] is SANDBOXED
     assert summary["sandbox"]["isolation"] == (["bubblewrap"] if SANDBOXED else summary["sandbox"]["isolation"])
+
+
+# 13. judged outside the kernel
+
+
+@pytest.mark.parametrize("student, refused", [("fault-lying-values", "Liar"), ("fault-too-big", "size limit")])
+def test_what_the_evaluator_refuses_is_reported_for_that_student(run, student, refused):
+    summary = json.load(open(os.path.join(run["out"], "summary.json")))
+    events = [e["event"] for o in summary["outcomes"] if o["student"] == student for e in o["events"]]
+    assert events and any(refused in e for e in events), events
+    assert f"~ {student}/{F.ASSIGNMENT}/" in run["report"].table()
+
+
+@pytest.mark.parametrize("student, why", [("fault-dies-in-call", "the kernel died while running your code"),
+                                          ("fault-hangs-in-call", "did not answer an interrupt"),
+                                          ("fault-floods-in-call", "printed more than")])
+def test_a_kernel_lost_while_a_test_calls_it_fails_the_tests_after_with_the_reason(run, student, why):
+    nb = autograded(run, student)
+    for grade_id in ("test_predict_hidden", "test_accuracy"):
+        assert any(why in text for _, _, text in cell_outputs(nb, grade_id)), cell_outputs(nb, grade_id)
+    assert run["by_student"][student].ok and any(why in e["event"] for e in run["by_student"][student].events)
+
+
+def test_no_hidden_test_code_reaches_the_kernel(run):
+    nb = autograded(run, "fault-read-hidden-code")
+    printed = " ".join(text for c in nb.cells if c.cell_type == "code" and "nbgrader" not in c.metadata
+                       for _, _, text in cell_outputs_of(c))
+    assert "hidden test code found in the kernel: none" in printed, printed
+
+
+def test_a_call_that_prints_too_much_is_kept_short(run):
+    text = " ".join(t for _, _, t in cell_outputs(autograded(run, "fault-prints-in-call"), "test_predict"))
+    assert "output truncated by the grader" in text and len(text) < 200_000
+
+
+def test_no_student_output_counts_as_a_grade(run):
+    nb = autograded(run, "fault-displayhook")
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade"):
+            assert all(o.output_type in ("stream", "error") for o in cell.outputs)
+            assert all(o.name == "stdout" for o in cell.outputs if o.output_type == "stream")

@@ -13,7 +13,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from autograder import SOLUTIONS  # noqa: E402
-from submissions import cell_by_id, solution_answers  # noqa: E402
+from cases import cell_by_id, solution_answers  # noqa: E402
 from utils.gradient_check import rel_error  # noqa: E402
 
 ASSIGNMENT = "02-mlp-numpy"

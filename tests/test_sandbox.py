@@ -163,3 +163,42 @@ def test_without_the_sandbox_the_kernel_can_read_the_solutions(folder):
     path = os.path.join(REPO, "solutions", F.ASSIGNMENT, F.NOTEBOOK)
     out, _, _, _, _ = run_in_kernel(f"print('BEGIN SOLUTION' in open({path!r}).read())", folder, sandbox=False)
     assert out.strip() == "True"
+
+
+@needs_sandbox
+def test_the_evaluator_has_a_sandbox_of_its_own(tmp_path):
+    """The evaluator runs no student code, yet it too sees only Python and an empty private folder:
+    not the repository, not the kernel's folders, no network, its own processes only."""
+    from autograder.judge import EvaluatorProcess
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    port = listener.getsockname()[1]
+    code = f"""
+import os, socket
+print("repo", sorted(os.listdir({REPO!r})), "tmp", sorted(os.listdir("/tmp")), "cwd", os.listdir("."))
+print("pids", sorted(p for p in os.listdir("/proc") if p.isdigit()))
+try:
+    socket.create_connection(("127.0.0.1", {port}), timeout=2)
+    print("network reached")
+except OSError:
+    print("no network")
+"""
+    evaluator = EvaluatorProcess().start(sandboxed=True)
+    try:
+        evaluator.send({"op": "trusted", "source": code, "cell": "probe"})
+        printed, done = "", None
+        while done is None:
+            message = evaluator.receive(60)
+            assert message is not None, evaluator.log_tail()
+            if message["op"] == "output":
+                printed += message["text"]
+            elif message["op"] == "done":
+                done = message
+    finally:
+        evaluator.close()
+        listener.close()
+    assert done["ok"], done
+    assert "repo ['.venv']" in printed and "cwd []" in printed and "no network" in printed, printed
+    assert "pids ['1', '2']" in printed or "pids ['1', '2', '3']" in printed, printed

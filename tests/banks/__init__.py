@@ -1,7 +1,7 @@
 """Mistake and alternative banks, one module per assignment.
 
-Each module defines ASSIGNMENT, MISTAKES and ALTERNATIVES: {name: {grade_id: source}}.
-Every mistake must lose points and every alternative must earn full marks.
-MESSAGES (optional) maps a mistake to a phrase its visible test must print, so
-that the student is told what is wrong. SAMPLE_MISTAKES names the mistakes the "typical mistakes" sample submission makes.
+Each module defines ASSIGNMENT, MISTAKES and ALTERNATIVES, {name: cases.Case}: a mistake
+names the test cells it loses (loses=...) and the text its visible test prints about it
+(says=...); an alternative, a correct answer written differently, loses nothing.
+SAMPLE_MISTAKES names the mistakes the "typical mistakes" sample submission makes.
 """

@@ -1,17 +1,48 @@
 """Notebook 01: common logistic-regression mistakes, and correct answers written differently."""
+from cases import Case
+
 ASSIGNMENT = "01-logistic-regression"
 
 _SOLUTION_COST = "def compute_cost(X, y, w, b):\n    z = X @ w + b\n    return float(np.mean(np.logaddexp(0.0, z) - y * z))"
 
 MISTAKES = {
-    "sigmoid_overflows": {"sigmoid": "def sigmoid(z):\n    return 1.0 / (1.0 + np.exp(-np.asarray(z, dtype=float)))"},
-    "sigmoid_sign_flipped": {"sigmoid": "def sigmoid(z):\n    return 1.0 / (1.0 + np.exp(np.clip(z, -500, 500)))"},
-    "cost_missing_1_over_m": {"compute_cost": "def compute_cost(X, y, w, b):\n    z = X @ w + b\n    return float(np.sum(np.logaddexp(0.0, z) - y * z))"},
-    "cost_without_1_minus_y_term": {"compute_cost": "def compute_cost(X, y, w, b):\n    f = sigmoid(X @ w + b)\n    return float(np.mean(-y * np.log(f)))"},
-    "cost_hard_coded": {"compute_cost": "def compute_cost(X, y, w, b):\n    return float((2 * np.log(4 / 3) + np.log(4)) / 3)"},
-    "gradient_sign_flipped": {"compute_gradient": "def compute_gradient(X, y, w, b):\n    err = y - sigmoid(X @ w + b)\n    return X.T @ err / X.shape[0], float(np.mean(err))"},
-    "gradient_missing_1_over_m": {"compute_gradient": "def compute_gradient(X, y, w, b):\n    err = sigmoid(X @ w + b) - y\n    return X.T @ err, float(np.sum(err))"},
-    "gd_b_gradient_forgotten": {"gradient_descent": (
+    "sigmoid_overflows": Case(
+        {"sigmoid": "def sigmoid(z):\n    return 1.0 / (1.0 + np.exp(-np.asarray(z, dtype=float)))"},
+        loses=("test_sigmoid", "test_sigmoid_hidden"), says="overflowed"),
+    "sigmoid_sign_flipped": Case(
+        {"sigmoid": "def sigmoid(z):\n    return 1.0 / (1.0 + np.exp(np.clip(z, -500, 500)))"},
+        loses=("test_accuracy", "test_compute_gradient", "test_compute_gradient_hidden", "test_gradient_descent",
+               "test_gradient_descent_hidden", "test_predict", "test_predict_hidden", "test_sigmoid",
+               "test_sigmoid_hidden"), says="g(-z)"),
+    "cost_missing_1_over_m": Case(
+        {"compute_cost": ("def compute_cost(X, y, w, b):\n"
+                          "    z = X @ w + b\n"
+                          "    return float(np.sum(np.logaddexp(0.0, z) - y * z))")},
+        loses=("test_accuracy", "test_compute_cost", "test_compute_cost_hidden", "test_compute_gradient",
+               "test_gradient_descent_hidden"), says="1/m"),
+    "cost_without_1_minus_y_term": Case(
+        {"compute_cost": ("def compute_cost(X, y, w, b):\n"
+                          "    f = sigmoid(X @ w + b)\n"
+                          "    return float(np.mean(-y * np.log(f)))")},
+        loses=("test_compute_cost", "test_compute_cost_hidden", "test_compute_gradient", "test_gradient_descent"),
+        says="(1 - y) log(1 - f)"),
+    "cost_hard_coded": Case(
+        {"compute_cost": "def compute_cost(X, y, w, b):\n    return float((2 * np.log(4 / 3) + np.log(4)) / 3)"},
+        loses=("test_accuracy", "test_compute_cost_hidden", "test_compute_gradient")),
+    "gradient_sign_flipped": Case(
+        {"compute_gradient": ("def compute_gradient(X, y, w, b):\n"
+                              "    err = y - sigmoid(X @ w + b)\n"
+                              "    return X.T @ err / X.shape[0], float(np.mean(err))")},
+        loses=("test_accuracy", "test_compute_gradient", "test_compute_gradient_hidden", "test_gradient_descent",
+               "test_gradient_descent_hidden"), says="wrong sign"),
+    "gradient_missing_1_over_m": Case(
+        {"compute_gradient": ("def compute_gradient(X, y, w, b):\n"
+                              "    err = sigmoid(X @ w + b) - y\n"
+                              "    return X.T @ err, float(np.sum(err))")},
+        loses=("test_compute_gradient", "test_compute_gradient_hidden", "test_gradient_descent",
+               "test_gradient_descent_hidden"), says="1/m"),
+    "gd_b_gradient_forgotten": Case(
+        {"gradient_descent": (
         "def gradient_descent(X, y, w_in, b_in, alpha, num_iters):\n"
         "    w, b, J_history = w_in.copy(), b_in, []\n"
         "    for _ in range(num_iters):\n"
@@ -19,7 +50,9 @@ MISTAKES = {
         "        w = w - alpha * dj_dw\n"
         "        J_history.append(compute_cost(X, y, w, b))\n"
         "    return w, b, J_history")},
-    "gd_cost_recorded_before_update": {"gradient_descent": (
+        loses=("test_gradient_descent", "test_gradient_descent_hidden"), says="b did not move"),
+    "gd_cost_recorded_before_update": Case(
+        {"gradient_descent": (
         "def gradient_descent(X, y, w_in, b_in, alpha, num_iters):\n"
         "    w, b, J_history = w_in.copy(), b_in, []\n"
         "    for _ in range(num_iters):\n"
@@ -27,7 +60,9 @@ MISTAKES = {
         "        dj_dw, dj_db = compute_gradient(X, y, w, b)\n"
         "        w, b = w - alpha * dj_dw, b - alpha * dj_db\n"
         "    return w, b, J_history")},
-    "gd_w_updated_in_place": {"gradient_descent": (
+        loses=("test_gradient_descent",), says="record it after"),
+    "gd_w_updated_in_place": Case(
+        {"gradient_descent": (
         "def gradient_descent(X, y, w_in, b_in, alpha, num_iters):\n"
         "    w, b, J_history = w_in, b_in, []\n"
         "    for _ in range(num_iters):\n"
@@ -36,7 +71,9 @@ MISTAKES = {
         "        b -= alpha * dj_db\n"
         "        J_history.append(compute_cost(X, y, w, b))\n"
         "    return w, b, J_history")},
-    "gd_not_simultaneous": {"gradient_descent": (
+        loses=("test_gradient_descent", "test_gradient_descent_hidden"), says="modified in place"),
+    "gd_not_simultaneous": Case(
+        {"gradient_descent": (
         "def gradient_descent(X, y, w_in, b_in, alpha, num_iters):\n"
         "    w, b, J_history = w_in.copy(), b_in, []\n"
         "    for _ in range(num_iters):\n"
@@ -44,13 +81,21 @@ MISTAKES = {
         "        b = b - alpha * compute_gradient(X, y, w, b)[1]\n"
         "        J_history.append(compute_cost(X, y, w, b))\n"
         "    return w, b, J_history")},
-    "predict_threshold_not_0_5": {"predict": "def predict(X, w, b):\n    return (sigmoid(X @ w + b) >= 0.7).astype(int)"},
-    "predict_not_thresholded": {"predict": "def predict(X, w, b):\n    return sigmoid(X @ w + b)"},
-    "predict_strict_threshold": {"predict": "def predict(X, w, b):\n    return (sigmoid(X @ w + b) > 0.5).astype(int)"},
+        loses=("test_gradient_descent",)),
+    "predict_threshold_not_0_5": Case(
+        {"predict": "def predict(X, w, b):\n    return (sigmoid(X @ w + b) >= 0.7).astype(int)"},
+        loses=("test_predict", "test_predict_hidden")),
+    "predict_not_thresholded": Case(
+        {"predict": "def predict(X, w, b):\n    return sigmoid(X @ w + b)"},
+        loses=("test_accuracy", "test_predict", "test_predict_hidden"), says="Threshold"),
+    "predict_strict_threshold": Case(
+        {"predict": "def predict(X, w, b):\n    return (sigmoid(X @ w + b) > 0.5).astype(int)"},
+        loses=("test_predict",), says=">= 0.5"),
 }
 
 ALTERNATIVES = {
-    "loops_everywhere": {
+    "loops_everywhere": Case(
+        {
         "sigmoid": (
             "import math\n"
             "def sigmoid(z):\n"
@@ -81,7 +126,9 @@ ALTERNATIVES = {
             "        dj_db += err\n"
             "    return dj_dw / m, dj_db / m"),
     },
-    "tanh_sigmoid_and_np_dot": {
+),
+    "tanh_sigmoid_and_np_dot": Case(
+        {
         "sigmoid": "def sigmoid(z):\n    return 0.5 * (1.0 + np.tanh(0.5 * np.asarray(z, dtype=float)))",
         "compute_cost": (
             "def compute_cost(X, y, w, b):\n"
@@ -93,7 +140,9 @@ ALTERNATIVES = {
             "    return np.dot(err, X) / len(y), np.sum(err) / len(y)"),
         "predict": "def predict(X, w, b):\n    return np.where(np.dot(X, w) + b >= 0, 1, 0)",
     },
-    "masked_sigmoid_and_in_place_on_a_copy": {
+),
+    "masked_sigmoid_and_in_place_on_a_copy": Case(
+        {
         "sigmoid": (
             "def sigmoid(z):\n"
             "    z = np.asarray(z, dtype=float)\n"
@@ -116,20 +165,7 @@ ALTERNATIVES = {
             "        J_history[k] = compute_cost(X, y, w, b)\n"
             "    return w, b, J_history"),
     },
+),
 }
 
 SAMPLE_MISTAKES = ["cost_missing_1_over_m", "gd_cost_recorded_before_update", "predict_threshold_not_0_5"]
-
-MESSAGES = {
-    "sigmoid_overflows": "overflowed",
-    "sigmoid_sign_flipped": "g(-z)",
-    "cost_missing_1_over_m": "1/m",
-    "cost_without_1_minus_y_term": "(1 - y) log(1 - f)",
-    "gradient_sign_flipped": "wrong sign",
-    "gradient_missing_1_over_m": "1/m",
-    "gd_b_gradient_forgotten": "b did not move",
-    "gd_cost_recorded_before_update": "record it after",
-    "gd_w_updated_in_place": "modified in place",
-    "predict_not_thresholded": "Threshold",
-    "predict_strict_threshold": ">= 0.5",
-}

@@ -1,8 +1,7 @@
 """Notebook 02: common forward- and backpropagation mistakes, and correct answers written differently."""
-from submissions import insert_before
+from cases import Case, insert_before
 
 ASSIGNMENT = "02-mlp-numpy"
-
 
 
 def _backward_with(dz_line, back_line="            dZ = activation_backward(dA_prev, cache[f\"Z{l - 1}\"], activations[l - 2])"):
@@ -50,11 +49,21 @@ def _train_with(loop_body):
         "    return params, cost_history")
 
 
+EDITS = {
+    "faked_training_results": insert_before(
+        ("test_training", "cost_history = list(np.linspace(0.7, 0.001, 500))\ntest_accuracy = 1.0")),
+}
+
 MISTAKES = {
     # Step 1: the model
-    "dense_W_transposed": {"dense": "def dense(A_in, W, b, activation):\n    return g(A_in @ W.T + b, activation)"},
-    "dense_bias_forgotten": {"dense": "def dense(A_in, W, b, activation):\n    return g(A_in @ W, activation)"},
-    "forward_hidden_activation_skipped": {"forward": (
+    "dense_W_transposed": Case(
+        {"dense": "def dense(A_in, W, b, activation):\n    return g(A_in @ W.T + b, activation)"},
+        loses=("test_dense", "test_dense_hidden"), says="shapes do not fit"),
+    "dense_bias_forgotten": Case(
+        {"dense": "def dense(A_in, W, b, activation):\n    return g(A_in @ W, activation)"},
+        loses=("test_dense", "test_dense_hidden"), says="the bias b is missing"),
+    "forward_hidden_activation_skipped": Case(
+        {"forward": (
         "def forward(X, params, activations):\n"
         "    A, cache = X, {\"A0\": X}\n"
         "    for l, activation in enumerate(activations, start=1):\n"
@@ -62,40 +71,79 @@ MISTAKES = {
         "        A = g(Z, activation) if l == len(activations) else Z\n"
         "        cache[f\"Z{l}\"], cache[f\"A{l}\"] = Z, A\n"
         "    return A, cache")},
+        loses=("test_forward", "test_forward_hidden", "test_gradient_check", "test_predict_hidden",
+               "test_train_hidden"), says="apply each layer's own activation"),
     # Step 2: loss and cost
-    "bce_missing_1_minus_y_term": {"binary_cross_entropy": (
+    "bce_missing_1_minus_y_term": Case(
+        {"binary_cross_entropy": (
         "def binary_cross_entropy(y_hat, y):\n    return float(np.mean(-y * np.log(y_hat)))")},
-    "mse_with_one_half": {"mean_squared_error": (
+        loses=("test_binary_cross_entropy", "test_binary_cross_entropy_hidden", "test_gradient_check",
+               "test_train_hidden", "test_training"), says="add -(1 - y) log(1 - y_hat)"),
+    "mse_with_one_half": Case(
+        {"mean_squared_error": (
         "def mean_squared_error(y_hat, y):\n    return float(np.mean((y_hat - y) ** 2) / 2)")},
+        loses=("test_mean_squared_error", "test_mean_squared_error_hidden"), says="1/2 convention"),
     # Step 3: backpropagation
-    "sigmoid_derivative_of_Z_as_if_A": {"activation_backward": _activation_backward_with(
+    "sigmoid_derivative_of_Z_as_if_A": Case(
+        {"activation_backward": _activation_backward_with(
         "        return dA * Z * (1 - Z)")},
-    "relu_derivative_one_at_the_kink": {"activation_backward": _activation_backward_with(
+        loses=("test_activation_backward", "test_activation_backward_hidden", "test_backward",
+               "test_backward_hidden", "test_gradient_check", "test_train_hidden", "test_training"),
+        says="treating Z as the activation A"),
+    "relu_derivative_one_at_the_kink": Case(
+        {"activation_backward": _activation_backward_with(
         "        s = sigmoid(Z)\n        return dA * s * (1 - s)", "        return dA * (Z >= 0)")},
-    "dense_backward_dW_transposed": {"dense_backward": _dense_backward_with("    dW = dZ.T @ A_prev")},
-    "dense_backward_1_over_m_again": {"dense_backward": _dense_backward_with(
+        loses=("test_activation_backward", "test_activation_backward_hidden"), says="at z = 0 exactly"),
+    "dense_backward_dW_transposed": Case(
+        {"dense_backward": _dense_backward_with("    dW = dZ.T @ A_prev")},
+        loses=("test_backward_hidden", "test_dense_backward", "test_dense_backward_hidden", "test_gradient_check",
+               "test_train", "test_train_hidden", "test_training"), says="transposed"),
+    "dense_backward_1_over_m_again": Case(
+        {"dense_backward": _dense_backward_with(
         "    dW = A_prev.T @ dZ / m", "    db = np.sum(dZ, axis=0) / m")},
-    "db_not_summed": {"dense_backward": _dense_backward_with("    dW = A_prev.T @ dZ", "    db = dZ")},
-    "backward_missing_1_over_m": {"backward": _backward_with("dZ = cache[f\"A{L}\"] - y")},
-    "backward_passes_A_to_activation_backward": {"backward": _backward_with(
+        loses=("test_backward", "test_backward_hidden", "test_dense_backward", "test_dense_backward_hidden",
+               "test_gradient_check", "test_train_hidden", "test_training"), says="1/m is applied twice"),
+    "db_not_summed": Case(
+        {"dense_backward": _dense_backward_with("    dW = A_prev.T @ dZ", "    db = dZ")},
+        loses=("test_backward", "test_backward_hidden", "test_dense_backward", "test_dense_backward_hidden",
+               "test_gradient_check", "test_train_hidden", "test_training"), says="sum over the examples"),
+    "backward_missing_1_over_m": Case(
+        {"backward": _backward_with("dZ = cache[f\"A{L}\"] - y")},
+        loses=("test_backward", "test_backward_hidden", "test_gradient_check", "test_train_hidden", "test_training"),
+        says="the 1/m (mean over examples) is missing"),
+    "backward_passes_A_to_activation_backward": Case(
+        {"backward": _backward_with(
         "dZ = (cache[f\"A{L}\"] - y) / m",
         "            dZ = activation_backward(dA_prev, cache[f\"A{l - 1}\"], activations[l - 2])")},
-    "backward_activation_skipped": {"backward": _backward_with(
+        loses=("test_backward", "test_backward_hidden", "test_gradient_check", "test_train_hidden"),
+        says="activation_backward takes Z"),
+    "backward_activation_skipped": Case(
+        {"backward": _backward_with(
         "dZ = (cache[f\"A{L}\"] - y) / m", "            dZ = dA_prev")},
-    "update_params_in_place": {"update_params": (
+        loses=("test_backward", "test_backward_hidden", "test_gradient_check", "test_train_hidden"),
+        says="skipped on the way back"),
+    "update_params_in_place": Case(
+        {"update_params": (
         "def update_params(params, grads, alpha):\n"
         "    for key in params:\n"
         "        params[key] -= alpha * grads[\"d\" + key]\n"
         "    return params")},
-    "update_params_uphill": {"update_params": (
+        loses=("test_train", "test_update_params", "test_update_params_hidden"), says="modified in place"),
+    "update_params_uphill": Case(
+        {"update_params": (
         "def update_params(params, grads, alpha):\n"
         "    return {key: value + alpha * grads[\"d\" + key] for key, value in params.items()}")},
-    "train_cost_recorded_after_update": {"train": _train_with(
+        loses=("test_train_hidden", "test_training", "test_update_params", "test_update_params_hidden"),
+        says="moved uphill"),
+    "train_cost_recorded_after_update": Case(
+        {"train": _train_with(
         "        A_out, cache = forward(X, params, activations)\n"
         "        params = update_params(params, backward(y, params, cache, activations), alpha)\n"
         "        cost_history.append(binary_cross_entropy(forward(X, params, activations)[0], y))")},
+        loses=("test_train", "test_train_hidden"), says="before the update"),
     # Trains only 20 epochs, then overwrites the results the notebook prints (EDITS below).
-    "faked_training_results": {"train": (
+    "faked_training_results": Case(
+        {"train": (
         "def train(X, y, layer_sizes, activations, alpha, epochs, seed):\n"
         "    params = init_params(layer_sizes, X.shape[1], seed)\n"
         "    cost_history = []\n"
@@ -104,19 +152,20 @@ MISTAKES = {
         "        cost_history.append(binary_cross_entropy(A_out, y))\n"
         "        params = update_params(params, backward(y, params, cache, activations), alpha)\n"
         "    return params, cost_history")},
-    "predict_not_thresholded": {"predict": (
+        loses=("test_training",), edit=EDITS['faked_training_results']),
+    "predict_not_thresholded": Case(
+        {"predict": (
         "def predict(X, params, activations):\n    return forward(X, params, activations)[0]")},
-    "predict_strict_threshold": {"predict": (
+        loses=("test_predict", "test_predict_hidden", "test_training"), says="Threshold"),
+    "predict_strict_threshold": Case(
+        {"predict": (
         "def predict(X, params, activations):\n    return (forward(X, params, activations)[0] > 0.5).astype(int)")},
-}
-
-EDITS = {
-    "faked_training_results": insert_before(
-        ("test_training", "cost_history = list(np.linspace(0.7, 0.001, 500))\ntest_accuracy = 1.0")),
+        loses=("test_predict",), says=">= 0.5"),
 }
 
 ALTERNATIVES = {
-    "per_example_loops": {
+    "per_example_loops": Case(
+        {
         "dense": (
             "def dense(A_in, W, b, activation):\n"
             "    Z = np.zeros((A_in.shape[0], W.shape[1]))\n"
@@ -144,7 +193,9 @@ ALTERNATIVES = {
             "        new[key] = params[key] - alpha * grads['d' + key]\n"
             "    return new"),
     },
-    "sigmoid_prime_from_cache_A": {
+),
+    "sigmoid_prime_from_cache_A": Case(
+        {
         "activation_backward": (
             "def activation_backward(dA, Z, activation):\n"
             "    if activation == 'relu':\n"
@@ -176,7 +227,9 @@ ALTERNATIVES = {
             "        new[key] -= alpha * grads['d' + key]\n"
             "    return new"),
     },
-    "one_over_m_at_the_end": {
+),
+    "one_over_m_at_the_end": Case(
+        {
         "backward": (
             "def backward(y, params, cache, activations):\n"
             "    L, m = len(activations), len(y)\n"
@@ -195,7 +248,9 @@ ALTERNATIVES = {
         "mean_squared_error": "def mean_squared_error(y_hat, y):\n    return np.square(y_hat - y).mean().item()",
         "predict": "def predict(X, params, activations):\n    return np.where(forward(X, params, activations)[0] >= 0.5, 1, 0)",
     },
-    "general_output_gradient_and_forward_via_dense": {
+),
+    "general_output_gradient_and_forward_via_dense": Case(
+        {
         "forward": (
             "def forward(X, params, activations):\n"
             "    cache = {'A0': X}\n"
@@ -224,27 +279,7 @@ ALTERNATIVES = {
             "        params = update_params(params, backward(y, params, cache, activations), alpha)\n"
             "    return params, cost_history"),
     },
+),
 }
 
 SAMPLE_MISTAKES = ["backward_missing_1_over_m", "db_not_summed", "update_params_in_place"]
-
-MESSAGES = {
-    "dense_W_transposed": "shapes do not fit",
-    "dense_bias_forgotten": "the bias b is missing",
-    "forward_hidden_activation_skipped": "apply each layer's own activation",
-    "bce_missing_1_minus_y_term": "add -(1 - y) log(1 - y_hat)",
-    "mse_with_one_half": "1/2 convention",
-    "sigmoid_derivative_of_Z_as_if_A": "treating Z as the activation A",
-    "relu_derivative_one_at_the_kink": "at z = 0 exactly",
-    "dense_backward_dW_transposed": "transposed",
-    "dense_backward_1_over_m_again": "1/m is applied twice",
-    "db_not_summed": "sum over the examples",
-    "backward_missing_1_over_m": "the 1/m (mean over examples) is missing",
-    "backward_passes_A_to_activation_backward": "activation_backward takes Z",
-    "backward_activation_skipped": "skipped on the way back",
-    "update_params_in_place": "modified in place",
-    "update_params_uphill": "moved uphill",
-    "train_cost_recorded_after_update": "before the update",
-    "predict_not_thresholded": "Threshold",
-    "predict_strict_threshold": ">= 0.5",
-}

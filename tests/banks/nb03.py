@@ -1,8 +1,7 @@
 """Notebook 03: common Keras mistakes, and correct answers written differently."""
-from submissions import insert_before
+from cases import Case, insert_before
 
 ASSIGNMENT = "03-mlp-keras"
-
 
 
 def _build(layers, name="my_model"):
@@ -15,29 +14,57 @@ _L1 = 'Dense(25, activation="sigmoid", name="layer1")'
 _L2 = 'Dense(15, activation="sigmoid", name="layer2")'
 _L3 = 'Dense(1, activation="sigmoid", name="layer3")'
 
+_FAKE_HISTORY = 'history.history["loss"] = list(np.linspace(0.5, 0.01, 100))'
+EDITS = {
+    "faked_training_results": insert_before(
+        ("test_training", _FAKE_HISTORY + "\ntest_accuracy = 1.0"),
+        ("test_regression_training", "reg_" + _FAKE_HISTORY + "\nmse_numpy = 0.0")),
+}
+
 MISTAKES = {
-    "hidden_layer_relu": {"build_model": _build([_INPUT, _L1, 'Dense(15, activation="relu", name="layer2")', _L3])},
-    "wrong_unit_count": {"build_model": _build([_INPUT, _L1, 'Dense(16, activation="sigmoid", name="layer2")', _L3])},
-    "missing_input": {"build_model": _build([_L1, _L2, _L3])},
-    "param_counts_without_biases": {"param_counts": (
+    "hidden_layer_relu": Case(
+        {"build_model": _build([_INPUT, _L1, 'Dense(15, activation="relu", name="layer2")', _L3])},
+        loses=("test_build_model", "test_build_model_hidden", "test_load_numpy_params",
+               "test_load_numpy_params_hidden", "test_training"), says="layer2 uses the relu activation"),
+    "wrong_unit_count": Case(
+        {"build_model": _build([_INPUT, _L1, 'Dense(16, activation="sigmoid", name="layer2")', _L3])},
+        loses=("test_build_model", "test_build_model_hidden", "test_load_numpy_params",
+               "test_load_numpy_params_hidden", "test_training"), says="layer2 has 16 units, expected 15"),
+    "missing_input": Case(
+        {"build_model": _build([_L1, _L2, _L3])},
+        loses=("test_build_model", "test_build_model_hidden", "test_fit_model", "test_load_numpy_params",
+               "test_load_numpy_params_hidden"), says="has no Input"),
+    "param_counts_without_biases": Case(
+        {"param_counts": (
         'param_counts = {"layer1": 64 * 25, "layer2": 25 * 15, "layer3": 15 * 1}\n'
         'param_counts["total"] = sum(param_counts.values())')},
-    "mse_for_classification": {"compile_model": (
+        loses=("test_param_counts",), says="counts only the weights"),
+    "mse_for_classification": Case(
+        {"compile_model": (
         "def compile_model(model):\n"
         "    model.compile(loss=MeanSquaredError(), optimizer=Adam(learning_rate=0.001))\n"
         "    return model")},
-    "from_logits_on_sigmoid": {"compile_model": (
+        loses=("test_compile_model", "test_compile_model_hidden"), says="MeanSquaredError, which is for regression"),
+    "from_logits_on_sigmoid": Case(
+        {"compile_model": (
         "def compile_model(model):\n"
         "    model.compile(loss=BinaryCrossentropy(from_logits=True), optimizer=Adam(learning_rate=0.001))\n"
         "    return model")},
-    "too_few_epochs": {"fit_model": (
+        loses=("test_compile_model", "test_compile_model_hidden"), says="from_logits=True"),
+    "too_few_epochs": Case(
+        {"fit_model": (
         "def fit_model(model, X, y, epochs=100):\n"
         "    return model.fit(X, y, epochs=10, verbose=0)")},
+        loses=("test_fit_model", "test_fit_model_hidden", "test_regression_training", "test_training"),
+        says="training ran for 10 epochs"),
     # Trains only 7 epochs, then overwrites the results the notebook prints (EDITS below).
-    "faked_training_results": {"fit_model": (
+    "faked_training_results": Case(
+        {"fit_model": (
         "def fit_model(model, X, y, epochs=100):\n"
         "    return model.fit(X, y, epochs=min(epochs, 7), verbose=0)")},
-    "numpy_forward_linear_output": {"numpy_network": (
+        loses=("test_regression_training", "test_training"), edit=EDITS['faked_training_results']),
+    "numpy_forward_linear_output": Case(
+        {"numpy_network": (
         "def numpy_forward(X, params):\n"
         "    A = X\n"
         "    for l in (1, 2):\n"
@@ -47,35 +74,37 @@ MISTAKES = {
         "def numpy_cost(X, y, params):\n"
         "    f = 1 / (1 + np.exp(-numpy_forward(X, params)))\n"
         "    return float(np.mean(-y * np.log(f) - (1 - y) * np.log(1 - f)))")},
-    "weights_transposed": {"load_numpy_params": (
+        loses=("test_load_numpy_params", "test_numpy_network", "test_numpy_network_hidden"), says="that is Z3"),
+    "weights_transposed": Case(
+        {"load_numpy_params": (
         "def load_numpy_params(model, params):\n"
         "    for l, layer in enumerate(model.layers, start=1):\n"
         "        layer.set_weights([params[f'W{l}'].T, params[f'b{l}']])\n"
         "    return model")},
-    "regression_sigmoid_output": {"build_regression_model": (
+        loses=("test_load_numpy_params", "test_load_numpy_params_hidden"), says="not transposed"),
+    "regression_sigmoid_output": Case(
+        {"build_regression_model": (
         "def build_regression_model(n_features):\n"
         "    model = Sequential([tf.keras.Input(shape=(n_features,)), Dense(25, activation='relu'),\n"
         "                        Dense(15, activation='relu'), Dense(1, activation='sigmoid')])\n"
         "    model.compile(loss=MeanSquaredError(), optimizer=Adam(learning_rate=0.01))\n"
         "    return model")},
-}
-
-_FAKE_HISTORY = 'history.history["loss"] = list(np.linspace(0.5, 0.01, 100))'
-EDITS = {
-    "faked_training_results": insert_before(
-        ("test_training", _FAKE_HISTORY + "\ntest_accuracy = 1.0"),
-        ("test_regression_training", "reg_" + _FAKE_HISTORY + "\nmse_numpy = 0.0")),
+        loses=("test_build_regression_model", "test_build_regression_model_hidden", "test_regression_training"),
+        says="uses the sigmoid activation"),
 }
 
 ALTERNATIVES = {
-    "model_add_calls": {"build_model": (
+    "model_add_calls": Case(
+        {"build_model": (
         "def build_model(n_features):\n"
         "    model = tf.keras.Sequential(name='my_model')\n"
         "    model.add(tf.keras.Input(shape=(n_features,)))\n"
         "    for k, units in enumerate([25, 15, 1], start=1):\n"
         "        model.add(tf.keras.layers.Dense(units, activation=tf.nn.sigmoid, name=f'layer{k}'))\n"
         "    return model")},
-    "loss_as_strings": {
+),
+    "loss_as_strings": Case(
+        {
         "compile_model": (
             "def compile_model(model):\n"
             "    model.compile(optimizer='adam', loss='binary_crossentropy')\n"
@@ -90,7 +119,9 @@ ALTERNATIVES = {
             "    model.compile(optimizer=tf.keras.optimizers.Adam(0.01), loss='mse')\n"
             "    return model"),
     },
-    "assign_by_name_and_logaddexp": {
+),
+    "assign_by_name_and_logaddexp": Case(
+        {
         "param_counts": 'param_counts = {"layer1": 1625, "layer2": 390, "layer3": 16, "total": 2031}',
         "fit_model": (
             "def fit_model(model, X, y, epochs=100):\n"
@@ -115,19 +146,7 @@ ALTERNATIVES = {
             "        layer.bias.assign(params[f'b{l}'])\n"
             "    return model"),
     },
+),
 }
 
 SAMPLE_MISTAKES = ["from_logits_on_sigmoid", "weights_transposed"]
-
-MESSAGES = {
-    "hidden_layer_relu": "layer2 uses the relu activation",
-    "wrong_unit_count": "layer2 has 16 units, expected 15",
-    "missing_input": "has no Input",
-    "param_counts_without_biases": "counts only the weights",
-    "mse_for_classification": "MeanSquaredError, which is for regression",
-    "from_logits_on_sigmoid": "from_logits=True",
-    "too_few_epochs": "training ran for 10 epochs",
-    "numpy_forward_linear_output": "that is Z3",
-    "weights_transposed": "not transposed",
-    "regression_sigmoid_output": "uses the sigmoid activation",
-}
