@@ -5,6 +5,9 @@ import sys
 
 from autograder import NOTEBOOKS
 
+NO_SANDBOX = dict(action="store_true", help="run grading kernels without the bubblewrap sandbox, with your rights "
+                  "(where it cannot work: macOS, a container without user namespaces)")
+
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__)
@@ -21,8 +24,10 @@ def main(argv=None):
                    help="submissions graded at once on this machine (default: the number of cores)")
     p.add_argument("--scheduler", help="address of a Dask scheduler to grade on instead, e.g. tcp://host:8786")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--no-sandbox", **NO_SANDBOX)
     p = sub.add_parser("check", help="grade the solutions; fail unless each earns full marks")
     p.add_argument("--out", help="keep the grading folder here (default: a temporary one)")
+    p.add_argument("--no-sandbox", **NO_SANDBOX)
     args = parser.parse_args(argv)
 
     from autograder import course  # imported late: nbgrader is slow to import
@@ -33,16 +38,27 @@ def main(argv=None):
             from autograder import bundle
             print(f"student bundle: {bundle.write_bundle(args.bundle, args.dest)}")
         return 0
+    from autograder import sandbox
+    settings = {"SandboxedKernelManager.sandbox": False} if args.no_sandbox else {}
+    try:
+        # One line saying how kernels will run; a sandbox that cannot start stops here, not per student.
+        limits = sandbox.limit_settings(course.load_config(settings))
+        print(f"sandbox: {sandbox.require(limits['sandbox'], required=limits['require_sandbox'])}", flush=True)
+        if args.command == "grade":
+            report = course.grade(args.submissions, args.out, workers=args.workers,
+                                  scheduler=args.scheduler, progress=not args.quiet, settings=settings)
+        else:
+            report, full = course.check(args.out, settings=settings)
+    except sandbox.SandboxUnavailable as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     if args.command == "grade":
-        report = course.grade(args.submissions, args.out, workers=args.workers,
-                              scheduler=args.scheduler, progress=not args.quiet)
         print(report.table())
         failed = sum(not o.ok for o in report.outcomes)
         print(f"\n{len(report.outcomes)} submissions graded in {report.seconds:.0f} s, {failed} failed"
               f"\ngrades: {report.out}/grades.csv   summary: {report.out}/summary.json"
               f"   feedback: {report.out}/feedback/")
         return 0
-    report, full = course.check(args.out)
     print(report.table())
     print("\nall solutions earn full marks" if full else "\nSOME SOLUTION DOES NOT EARN FULL MARKS")
     return 0 if full else 1

@@ -17,7 +17,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -293,15 +292,21 @@ class EvaluatorProcess(LoggingConfigurable):
         root = SANDBOX_JUDGING if sandboxed else JUDGING
         program = (f"import sys; sys.path.insert(0, {os.path.dirname(root)!r}); "
                    "from judging.evaluator import main; main()")
-        cmd = [sys.executable, "-I", "-c", program]
+        cmd = [sandbox.PYTHON, "-I", "-c", program]
+        limit = sandbox.limit_settings(self.config)   # the kernel's limits, as configured
         if sandboxed:
-            cmd = sandbox.bwrap_command(work, ro=[(JUDGING, SANDBOX_JUDGING)]) + cmd
+            cmd = sandbox.bwrap_command(work, ro=[(JUDGING, SANDBOX_JUDGING)], memory_tmp=limit["tmp_size"],
+                                        shm_size=limit["shm_size"], work_size=limit["work_size"]) + cmd
         else:
             os.makedirs(home, exist_ok=True)
+        cgroup, nproc = sandbox.process_limits(limit["pids_limit"])
         self._log = open(os.path.join(self._private, "evaluator.log"), "ab")
         self.process = subprocess.Popen(
             cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log, cwd=work, env=env,
-            start_new_session=True, preexec_fn=sandbox.limits(self.memory_limit, 512 * 1024 ** 2, ignore_sigint=sandboxed))
+            start_new_session=True, preexec_fn=sandbox.limits(
+                self.memory_limit, 512 * 1024 ** 2, ignore_sigint=sandboxed, cpu_time=limit["cpu_time_limit"],
+                nproc=nproc, cgroup=cgroup))
+        sandbox.release_when_done(self.process, cgroup)
         self._inbox = queue.Queue()
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -379,11 +384,13 @@ class EvaluatorProcess(LoggingConfigurable):
 
 
 def evaluator_sandboxed(config):
-    """Whether the evaluator runs sandboxed: whenever the kernel does (the same decision, the same policy)."""
-    settings = config.get("SandboxedKernelManager", {})
-    ok, reason = sandbox.decide(settings.get("sandbox", True))
-    if not ok and settings.get("require_sandbox", False):
-        raise sandbox.SandboxUnavailable(f"no sandbox for the evaluator: {reason}")
+    """Whether the evaluator runs sandboxed: whenever the kernel does, by the same policy. A sandbox
+    that is wanted (sandbox, the default) and cannot start raises SandboxUnavailable unless
+    require_sandbox was set False; only sandbox=False, the explicit opt-out, runs it unsandboxed."""
+    settings = sandbox.limit_settings(config)
+    ok, reason = sandbox.decide(settings["sandbox"])
+    if not ok and settings["sandbox"] and settings["require_sandbox"]:
+        raise sandbox.SandboxUnavailable(sandbox.unavailable_message(reason))
     return ok
 
 

