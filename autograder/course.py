@@ -5,27 +5,22 @@ submitted/ (a copy of the submissions), autograded/, feedback/, gradebook.db
 (nbgrader's SQLite gradebook) and grades.csv.
 """
 import json
-import multiprocessing
 import os
 import shutil
-import signal
-import sys
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures import as_completed as as_completed_futures
-from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from nbgrader.api import Gradebook
 from nbgrader.apps import NbGraderAPI
 from nbgrader.coursedir import CourseDirectory
-from nbgrader.plugins.export import CsvExportPlugin
 from traitlets.config import PyFileConfigLoader
 
-from autograder import CONFIG_FILE, NOTEBOOKS, SOLUTIONS, assignments
-from autograder.worker import Job, Result, error_summary, grade_submission, read_tree, write_tree
+from autograder import CONFIG_FILE, NOTEBOOKS, SOLUTIONS, assignments, intake
+from autograder.export import QuotedCsvExport
+from autograder.pool import WorkerPool
+from autograder.worker import Job, error_summary, grade_submission, read_tree, write_tree
 
 
 def load_config(settings=None, **course):
@@ -77,6 +72,7 @@ class Outcome:
     error: str = ""
     seconds: float = 0.0
     events: list = field(default_factory=list)   # what the evaluator refused; kernel or evaluator trouble
+    left_out: list = field(default_factory=list)  # [(path, why)]: files of the submission not taken
 
     @property
     def ok(self):
@@ -101,7 +97,8 @@ class Report:
             "sandbox": self.sandbox,
             "outcomes": [{"student": o.student, "assignment": o.assignment, "score": o.score,
                           "max_score": o.max_score, "error": o.error, "seconds": round(o.seconds, 2),
-                          "events": o.events}
+                          "events": o.events,
+                          "left_out": [{"path": path, "why": why} for path, why in o.left_out]}
                          for o in self.outcomes],
         }
         with open(os.path.join(self.out, "summary.json"), "w") as f:
@@ -112,7 +109,7 @@ class Report:
         names = assignments()
         by_key = {(o.student, o.assignment): o for o in self.outcomes}
         students = sorted({o.student for o in self.outcomes})
-        width = max([len("student")] + [len(s) for s in students])
+        width = max([len("student")] + [len(shown(s)) for s in students])
         lines = ["  ".join(["student".ljust(width)] + [a.ljust(22) for a in names] + ["total"])]
         for student in students:
             cells, total, total_max = [], 0.0, 0.0
@@ -125,14 +122,22 @@ class Report:
                 else:
                     cells.append(f"{o.score:g}/{o.max_score:g}".ljust(22))
                     total, total_max = total + o.score, total_max + o.max_score
-            lines.append("  ".join([student.ljust(width)] + cells + [f"{total:g}/{total_max:g}"]))
+            lines.append("  ".join([shown(student).ljust(width)] + cells + [f"{total:g}/{total_max:g}"]))
         for o in self.outcomes:
+            who = f"{shown(o.student)}/{o.assignment}"
             if not o.ok:
-                lines.append(f"! {o.student}/{o.assignment}: {o.error}")
+                lines.append(f"! {who}: {shown(o.error)}")
+            if o.left_out:
+                lines.append(f"- {who}: left out: {shown(intake.describe(o.left_out))[:300]}")
             for event in o.events:
-                where = "/".join(p for p in (o.student, o.assignment, event.get("cell")) if p)
-                lines.append(f"~ {where}: {event.get('event', '')[:200]}")
+                where = "/".join(p for p in (who, event.get("cell")) if p)
+                lines.append(f"~ {where}: {shown(event.get('event', ''))[:200]}")
         return "\n".join(lines)
+
+
+def shown(text):
+    """text as the terminal should print it: control characters (newlines, escape sequences) escaped."""
+    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
 
 
 def grade(submissions, out, workers=1, scheduler=None, progress=False, settings=None):
@@ -144,44 +149,68 @@ def grade(submissions, out, workers=1, scheduler=None, progress=False, settings=
     one gradebook. One student's failure is reported and never stops the run.
     settings: nbgrader overrides for the grading kernels, as load_config takes them.
     """
+    from autograder import sandbox
+
     started = time.perf_counter()
+    limits = sandbox.limit_settings(load_config(settings))
+    sandbox.require(limits["sandbox"], required=limits["require_sandbox"])   # or SandboxUnavailable: no run
     out = os.path.abspath(out)
     submitted = os.path.join(out, "submitted")
     os.makedirs(submitted, exist_ok=True)
-    if os.path.abspath(submissions) != submitted:
-        for student in sorted(os.listdir(submissions)):
-            src = os.path.join(submissions, student)
-            if os.path.isdir(src) and not student.startswith("."):
-                dst = os.path.join(submitted, student)
-                shutil.rmtree(dst, ignore_errors=True)
-                shutil.copytree(src, dst)
-    students = sorted(s for s in os.listdir(submitted)
-                      if os.path.isdir(os.path.join(submitted, s)) and not s.startswith("."))
-    handed_in = {a: [s for s in students if os.path.isdir(os.path.join(submitted, s, a))] for a in assignments()}
-    handed_in = {a: s for a, s in handed_in.items() if s}
-
-    db_url = f"sqlite:///{os.path.join(out, 'gradebook.db')}"
+    in_place = os.path.realpath(submissions) == os.path.realpath(submitted)
     report = Report(out)
-    # A student folder without any assignment folder still gets an outcome, saying what it holds.
-    for student in students:
-        if not any(student in names for names in handed_in.values()):
-            found = sorted(os.listdir(os.path.join(submitted, student)))
-            what = f"it has {', '.join(found[:5])}" if found else "it is empty"
+    taken = {}   # (student, assignment) -> (files, left out)
+    notebooks = {a: sorted(n for n in os.listdir(os.path.join(SOLUTIONS, a)) if n.endswith(".ipynb"))
+                 for a in assignments()}
+    for student in sorted(os.listdir(submissions)):
+        folder = os.path.join(submissions, student)
+        if student.startswith("."):
+            continue
+        if not intake.is_folder(folder):
+            if os.path.islink(folder):
+                report.outcomes.append(Outcome(student, "-", error="the student's folder is a symbolic link: "
+                                               "not followed, not graded"))
+            continue
+        found = []
+        for assignment in assignments():
+            path = os.path.join(folder, assignment)
+            if intake.is_folder(path):
+                taken[(student, assignment)] = intake.take(path, first=notebooks[assignment])
+                found.append(assignment)
+            elif os.path.islink(path):
+                report.outcomes.append(Outcome(student, assignment, error=f"the {assignment} folder is a "
+                                               "symbolic link: not followed, not graded"))
+                found.append(assignment)
+        if not found:   # the student still gets an outcome, saying what the folder holds
+            entries = sorted(os.listdir(folder))
+            what = f"it has {', '.join(entries[:5])}" if entries else "it is empty"
             report.outcomes.append(Outcome(student, "-", error=(
                 f"no assignment folder in the submission ({what}); expected a folder named "
                 f"{' or '.join(assignments())} holding the notebook")))
+    if not in_place:   # OUT/submitted holds exactly what was graded
+        for (student, assignment), (files, _) in taken.items():
+            dst = os.path.join(submitted, student, assignment)
+            shutil.rmtree(dst, ignore_errors=True)
+            write_tree(dst, files)
+    handed_in = {}
+    for student, assignment in sorted(taken):
+        handed_in.setdefault(assignment, []).append(student)
+    handed_in = {a: handed_in[a] for a in assignments() if a in handed_in}
+
+    db_url = f"sqlite:///{os.path.join(out, 'gradebook.db')}"
     n_jobs = sum(len(names) for names in handed_in.values())
     # The workers start (and import nbgrader) while the gradebook is being prepared.
-    with worker_pool(0 if scheduler else workers, n_jobs) as pool:
+    with worker_pool(0 if scheduler else workers, n_jobs, load_config(settings)) as pool:
         failures, template = prepare_gradebook(list(handed_in), out, db_url)
         jobs = []
         for assignment, names in handed_in.items():
             if assignment in failures:
-                report.outcomes += [Outcome(s, assignment, error=failures[assignment]) for s in names]
+                report.outcomes += [Outcome(s, assignment, error=failures[assignment],
+                                            left_out=taken[(s, assignment)][1]) for s in names]
                 continue
             source = read_tree(os.path.join(SOLUTIONS, assignment))
-            jobs += [Job(s, assignment, source, read_tree(os.path.join(submitted, s, assignment)), template,
-                         dict(settings or {})) for s in names]
+            jobs += [Job(s, assignment, source, *taken[(s, assignment)], template, dict(settings or {}))
+                     for s in names]
         results = run_jobs(jobs, pool=pool, scheduler=scheduler, progress=progress)
     isolation = sorted({r.sandbox for r in results if r.sandbox})
     report.sandbox = {"sandboxed": bool(isolation) and all(i == "bubblewrap" for i in isolation),
@@ -194,7 +223,8 @@ def grade(submissions, out, workers=1, scheduler=None, progress=False, settings=
         for result in results:
             record(gb, result, out)
             report.outcomes.append(Outcome(result.student, result.assignment, error=result.error,
-                                           seconds=result.seconds, events=result.events))
+                                           seconds=result.seconds, events=result.events,
+                                           left_out=result.left_out))
         for outcome in report.outcomes:
             gb.update_or_create_student(outcome.student)
             if outcome.ok:
@@ -202,7 +232,7 @@ def grade(submissions, out, workers=1, scheduler=None, progress=False, settings=
                 outcome.score, outcome.max_score = submission.score, submission.max_score
     report.outcomes.sort(key=lambda o: (o.student, o.assignment))
 
-    export = CsvExportPlugin(config=load_config(root=out, db_url=db_url))
+    export = QuotedCsvExport(config=load_config(root=out, db_url=db_url))
     export.to = os.path.join(out, "grades.csv")
     with Gradebook(db_url) as gb:
         export.export(gb)
@@ -269,60 +299,34 @@ def prepare_gradebook(names, out, db_url):
     return failures, template
 
 
-def _die_with_parent(parent):
-    """Linux: have the kernel send this process SIGTERM when the grading run that started it dies,
-    so that a killed run leaves no workers (nor, through bwrap --die-with-parent, kernels) behind."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-        PR_SET_PDEATHSIG = 1
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    if os.getppid() != parent:  # the run died before the line above took effect
-        os._exit(1)
-
-
-def _start_worker(parent):
-    """Pool initializer: tie the worker to the run, and pay nbgrader's import before the first job."""
-    _die_with_parent(parent)
-    import nbgrader.apps  # noqa: F401
-
-    from autograder.sandbox import probe
-    probe()
-
-
-def _new_pool(workers):
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_start_worker, initargs=(os.getpid(),))
-    for _ in range(workers):  # each submit to a pool with no idle worker starts one: all start now
-        pool.submit(int)
-    pool.workers = workers
-    return pool
-
-
 @contextmanager
-def worker_pool(workers, n_jobs):
-    """A pool of min(workers, n_jobs) spawned processes, started at once; None when one would do."""
-    workers = min(workers, n_jobs)
-    if workers <= 1:
+def worker_pool(workers, n_jobs, config=None):
+    """A WorkerPool of min(workers, n_jobs) processes, started at once (None with no jobs)."""
+    if n_jobs < 1 or workers < 1:
         yield None
         return
-    with _temporary_pool(workers) as pool:
+    pool = WorkerPool(min(workers, n_jobs), config=config)
+    try:
         yield pool
+    finally:
+        pool.close()
 
 
 def run_jobs(jobs, pool=None, scheduler=None, progress=False):
-    """Grade every job, in pool, on the Dask cluster at scheduler, or here; results in the jobs' order."""
+    """Grade every job, in pool or on the Dask cluster at scheduler; results in the jobs' order."""
     from tqdm.auto import tqdm
 
     bar = tqdm(total=len(jobs), unit="submission", disable=not progress, dynamic_ncols=True)
     failed = 0
+    results = [None] * len(jobs)
 
-    def tick(result):
+    def done(i, result):
         nonlocal failed
+        results[i] = result
         failed += not result.ok
         bar.set_postfix(failed=failed, refresh=False)
         bar.update(1)
 
-    results = [None] * len(jobs)
     try:
         if scheduler:
             from distributed import Client, as_completed
@@ -330,67 +334,12 @@ def run_jobs(jobs, pool=None, scheduler=None, progress=False):
                 futures = client.map(grade_submission, jobs, pure=False)
                 index = {f.key: i for i, f in enumerate(futures)}
                 for future in as_completed(futures):
-                    results[index[future.key]] = future.result()
-                    tick(results[index[future.key]])
-        elif pool is None:
-            for i, job in enumerate(jobs):
-                results[i] = grade_submission(job)
-                tick(results[i])
-        else:
-            _run_in_pool(pool, jobs, results, tick)
+                    done(index[future.key], future.result())
+        elif jobs:
+            pool.run(jobs, done)
     finally:
         bar.close()
     return results
-
-
-def _run_in_pool(pool, jobs, results, tick):
-    """Fill results from the pool. A worker process that dies breaks the pool and fails every job
-    still in it: those are graded again in a fresh pool and, if that breaks too, each alone in its
-    own process, so that only a submission that kills its own worker fails (with that reason)."""
-    def collect(pool, indices, last):
-        broken, futures = [], {}
-
-        def died(i):
-            if not last:
-                broken.append(i)
-                return
-            results[i] = Result(jobs[i].student, jobs[i].assignment,
-                                error="the grading worker process died while grading this submission")
-            tick(results[i])
-
-        for i in indices:
-            try:
-                futures[pool.submit(grade_submission, jobs[i])] = i
-            except BrokenProcessPool:  # the pool broke before this job was queued
-                died(i)
-        for future in as_completed_futures(futures):
-            i = futures[future]
-            try:
-                results[i] = future.result()
-            except BrokenProcessPool:
-                died(i)
-                continue
-            except Exception as err:  # noqa: BLE001 - a job the pool could not run fails alone
-                results[i] = Result(jobs[i].student, jobs[i].assignment, error=f"worker error: {err}"[:300])
-            tick(results[i])
-        return sorted(broken)
-
-    broken = collect(pool, range(len(jobs)), last=False)
-    if broken:
-        with _temporary_pool(min(pool.workers, len(broken))) as fresh:
-            broken = collect(fresh, broken, last=False)
-    for i in broken:
-        with _temporary_pool(1) as alone:
-            collect(alone, [i], last=True)
-
-
-@contextmanager
-def _temporary_pool(workers):
-    pool = _new_pool(workers)
-    try:
-        yield pool
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def record(gb, result, out):
@@ -414,13 +363,16 @@ def record(gb, result, out):
         write_tree(folder, files)
 
 
-def check(out=None):
-    """Grade each solution notebook as a student's submission; return (report, all_full_marks)."""
+def check(out=None, settings=None):
+    """Grade each solution notebook as a student's submission; return (report, all_full_marks).
+
+    settings: nbgrader overrides, as grade takes them.
+    """
     with tempfile.TemporaryDirectory() as tmp:
         out = out or os.path.join(tmp, "course")
         staged = os.path.join(tmp, "submissions", "solutions")
         for assignment in assignments():
             shutil.copytree(os.path.join(SOLUTIONS, assignment), os.path.join(staged, assignment))
-        report = grade(os.path.dirname(staged), out)
+        report = grade(os.path.dirname(staged), out, settings=settings)
     full = bool(report.outcomes) and all(o.ok and o.score == o.max_score for o in report.outcomes)
     return report, full

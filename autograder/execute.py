@@ -25,6 +25,16 @@ from autograder.judge import Judge, KernelLink, error_output, evaluator_sandboxe
 from autograder.judging import names
 
 
+# The kernel messages that add to or change a notebook's outputs (or its widget state).
+GROWING_MESSAGES = {"stream", "display_data", "execute_result", "update_display_data", "error", "comm_open",
+                    "comm_msg"}
+
+
+def _size(content):
+    """Characters a message's content adds to the notebook, whatever it holds."""
+    return len(json.dumps(content, default=str))
+
+
 class SubmissionFailed(RuntimeError):
     """This submission cannot be graded; the message says why, in words for the report."""
 
@@ -35,6 +45,8 @@ class GradingExecute(Execute):
     deadline = Integer(900, help="Seconds for all cells of one notebook (0: no limit).").tag(config=True)
     max_output_chars = Integer(100_000, help="Characters of text output kept per cell.").tag(config=True)
     max_outputs = Integer(50, help="Outputs kept per cell.").tag(config=True)
+    max_notebook_output_chars = Integer(2_000_000, help="Characters of output (text, images as base64, "
+                                        "metadata) kept for the whole notebook.").tag(config=True)
     flood_chars = Integer(20_000_000, help="Characters the student's code may print while one test calls it "
                           "before the kernel is given up.").tag(config=True)
     report_file = Unicode("", help="A file to append the judge's events to, one JSON object per line.").tag(
@@ -59,7 +71,7 @@ class GradingExecute(Execute):
 
     def preprocess(self, nb, resources=None, km=None):
         self._started = monotonic()
-        self._output_chars, self._dropped = {}, set()
+        self._output_chars, self._dropped, self._notebook_chars = {}, set(), 0
         self._defined = set(names.BUILTINS)   # what the evaluator defines itself
         self._notebook = (resources or {}).get("nbgrader", {}).get("notebook", "")
         self._evaluator = take_evaluator(self, evaluator_sandboxed(self.config))
@@ -150,24 +162,27 @@ class GradingExecute(Execute):
 
     # -- output
 
-    def output(self, outs, msg, display_id, cell_index):
-        content = msg.get("content", {})
-        size = len(content.get("text", "")) if msg["msg_type"] == "stream" else sum(
-            len(str(v)) for v in content.get("data", {}).values())
+    def process_message(self, msg, cell, cell_index):
+        """Every message that adds to the notebook counts against the caps: its whole content
+        (text, data of every MIME type, metadata), display updates and widget messages
+        included. Past a cap it is dropped; a stream keeps the part that still fits."""
+        kind = msg.get("msg_type") or msg["header"]["msg_type"]
+        if kind not in GROWING_MESSAGES:
+            return super().process_message(msg, cell, cell_index)
+        size = _size(msg.get("content", {}))
         used = self._output_chars.get(cell_index, 0)
-        if (used + size > self.max_output_chars or len(outs) >= self.max_outputs) \
-                and msg["msg_type"] in ("stream", "display_data", "execute_result"):
-            if cell_index not in self._dropped:
-                self._dropped.add(cell_index)
-                keep = max(0, self.max_output_chars - used)
-                if msg["msg_type"] == "stream" and keep:
-                    content = dict(content, text=content["text"][:keep])
-                    msg = dict(msg, content=content)
-                    super().output(outs, msg, display_id, cell_index)
-            self._output_chars[cell_index] = used + size
-            return None
         self._output_chars[cell_index] = used + size
-        return super().output(outs, msg, display_id, cell_index)
+        self._notebook_chars += size
+        room = min(self.max_output_chars - used, self.max_notebook_output_chars - self._notebook_chars + size)
+        if size <= room and len(cell.outputs) < self.max_outputs:
+            return super().process_message(msg, cell, cell_index)
+        self._dropped.add(cell_index)
+        if kind == "error":   # one error is kept, cut down: it says why the cell failed
+            return super().process_message(msg, cell, cell_index)
+        if kind == "stream" and room > 0 and len(cell.outputs) < self.max_outputs:
+            content = dict(msg["content"], text=msg["content"].get("text", "")[:room])
+            return super().process_message(dict(msg, content=content), cell, cell_index)
+        return None
 
     def _cap_outputs(self, cell, index):
         limit = self.max_output_chars
@@ -180,5 +195,5 @@ class GradingExecute(Execute):
         if index in self._dropped:
             cell.outputs.append(NotebookNode(
                 output_type="stream", name="stdout",
-                text=f"\n... output truncated by the grader (over {limit} characters or "
-                     f"{self.max_outputs} outputs) ...\n"))
+                text=f"\n... output truncated by the grader (over {limit} characters or {self.max_outputs} "
+                     f"outputs in this cell, or {self.max_notebook_output_chars} in the notebook) ...\n"))

@@ -19,8 +19,10 @@ from nbgrader.preprocessors import (  # noqa: E402
 
 from autograder.feedback import FeedbackExporter  # noqa: E402
 from autograder.execute import GradingExecute  # noqa: E402
-from autograder.preprocessors import HideHiddenTests, NormaliseGradeMetadata, RestoreMissingCells  # noqa: E402
+from autograder.preprocessors import (  # noqa: E402
+    HideHiddenTests, NormaliseGradeMetadata, NoteLeftOutFiles, RestoreMissingCells)
 from autograder.sandbox import SandboxedKernelManager  # noqa: E402
+from autograder.sanitize import SanitizeNotebook  # noqa: E402
 
 c.CourseDirectory.course_id = "nn-course"
 c.CourseDirectory.root = REPO
@@ -43,12 +45,21 @@ c.GradingExecute.max_output_chars = 100_000
 c.EvaluatorProcess.memory_limit = 6 * 1024 ** 3
 c.EvaluatorProcess.startup_timeout = 120
 
-# Each grading kernel runs in a bubblewrap sandbox (autograder/sandbox.py) with rlimits:
+# Each grading kernel runs in a bubblewrap sandbox (autograder/sandbox.py) with limits:
 # it sees the Python installation and a copy of the submission's folder, nothing else,
-# and has no network. Without bubblewrap it runs unsandboxed and the run says so loudly.
+# and has no network. A sandbox that cannot start stops grading; only the explicit
+# opt-out (--no-sandbox, make grade SANDBOX=off: sandbox = False) runs kernels unsandboxed.
+# The limits (the evaluator's too), in bytes, CPU seconds and processes plus threads:
 c.GradingExecute.kernel_manager_class = SandboxedKernelManager
+c.SandboxedKernelManager.sandbox = True
+c.SandboxedKernelManager.require_sandbox = True
 c.SandboxedKernelManager.memory_limit = 6 * 1024 ** 3
-c.SandboxedKernelManager.require_sandbox = False
+c.SandboxedKernelManager.file_size_limit = 512 * 1024 ** 2
+c.SandboxedKernelManager.tmp_size = 256 * 1024 ** 2     # private /tmp
+c.SandboxedKernelManager.shm_size = 64 * 1024 ** 2      # private /dev/shm
+c.SandboxedKernelManager.work_size = 256 * 1024 ** 2    # working folder, a copy of the submission's files
+# Left at their defaults, which grow with the cores: RLIMIT_CPU 900 s per core, at least 1800
+# (cpu_time_limit), and 512 processes and threads, 4 per core beyond 128 cores (pids_limit).
 
 # Test cells come from the gradebook whatever the submission did to them: metadata reset
 # first (so malformed metadata cannot crash nbgrader), nbgrader's own checks, then every
@@ -78,9 +89,23 @@ c.Autograde.autograde_preprocessors = [
     SaveAutoGrades,
     AssignLatePenalties,
     CheckCellMetadata,
+    SanitizeNotebook,  # last: grades see the submission as it was, autograded/ gets it safe
 ]
 
 # Feedback shows that a hidden test failed and its points, never its code.
-c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]
+c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, NoteLeftOutFiles, SanitizeNotebook,
+                                    CSSHTMLHeaderPreprocessor]
 # nbgrader's HTMLExporter, compiling its templates once per grading process, not once per student.
 c.GenerateFeedback.exporter_class = FeedbackExporter
+
+# Nothing a student wrote or printed runs in a browser (autograder/sanitize.py): SanitizeNotebook
+# keeps allowlisted content only, and every HTMLExporter built from this config (feedback pages,
+# the formgrader) cleans HTML and markdown with the same allowlist when it renders.
+c.SanitizeNotebook.max_markdown_chars = 10_000   # longer markdown is shown as code, not rendered
+c.SanitizeNotebook.max_markdown_total = 50_000   # per notebook
+c.HTMLExporter.sanitize_html = True
+c.HTMLExporter.filters = {name: f"autograder.sanitize.{name}"
+                          for name in ("clean_html", "markdown2html", "get_metadata")}
+
+# `nbgrader export` writes grades.csv with every field quoted (student ids may hold commas).
+c.ExportApp.plugin_class = "autograder.export.QuotedCsvExport"

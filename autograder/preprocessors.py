@@ -1,6 +1,7 @@
 """nbgrader preprocessors that make grading robust against broken and hostile submissions.
 
 - HideHiddenTests: feedback says a hidden test failed, never shows its code or output.
+- NoteLeftOutFiles: feedback opens by naming the files of the submission not taken.
 - NormaliseGradeMetadata, RestoreMissingCells: whatever a student did to the test
   cells and their nbgrader metadata (edited, emptied, deleted, retyped, points
   raised, ids duplicated or renamed), the gradebook's cells and points are what run.
@@ -11,7 +12,7 @@ from nbformat.notebooknode import NotebookNode
 from nbgrader import utils
 from nbgrader.api import Gradebook
 from nbgrader.preprocessors import NbGraderPreprocessor
-from traitlets import Unicode
+from traitlets import List, Unicode
 
 HIDDEN_BEGIN = "### BEGIN HIDDEN TESTS"
 HIDDEN_END = "### END HIDDEN TESTS"
@@ -47,6 +48,27 @@ class HideHiddenTests(NbGraderPreprocessor):
         verdict = "A hidden test failed." if failed else "The hidden tests passed."
         cell.outputs = [{"output_type": "stream", "name": "stdout", "text": verdict + "\n"}]
         return cell, resources
+
+
+class NoteLeftOutFiles(NbGraderPreprocessor):
+    """In feedback, a first cell naming the files of the submission that were not taken
+    (links, files over the size limit; see autograder.intake), so the student knows."""
+
+    left_out = List(Unicode(), help="'path (why)' for each file left out; set per job by the grader.").tag(
+        config=True)
+
+    def preprocess(self, nb, resources):
+        if self.left_out:
+            items = "\n".join(f"- {_literal(entry)}" for entry in self.left_out)
+            nb.cells.insert(0, NotebookNode(cell_type="markdown", metadata={}, source=(
+                "**Not graded: these files of your submission were left out.**\n\n" + items)))
+        return nb, resources
+
+
+def _literal(text):
+    """text shown as itself in markdown: every character but letters, digits and spaces as an
+    HTML character reference, so a file name can be neither markup nor markdown."""
+    return "".join(ch if ch.isalnum() and ch.isascii() or ch == " " else f"&#{ord(ch)};" for ch in text)
 
 
 # ---------------------------------------------------------------- test cells and their metadata

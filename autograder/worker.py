@@ -10,6 +10,7 @@ them in the one gradebook (see autograder.course.record).
 import os
 import re
 import shutil
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -20,7 +21,8 @@ class Job:
     student: str
     assignment: str
     source: dict          # relative path -> bytes, the assignment's folder in solutions/
-    submission: dict      # relative path -> bytes, the student's assignment folder
+    submission: dict      # relative path -> bytes, the student's assignment folder (see autograder.intake)
+    left_out: list        # [(relative path, why)]: the student's files not taken
     gradebook: bytes      # an nbgrader SQLite gradebook that knows the assignment
     settings: dict = field(default_factory=dict)   # nbgrader overrides, {"Class.trait": value}
 
@@ -37,6 +39,7 @@ class Result:
     seconds: float = 0.0
     sandbox: str = ""   # how the kernel was isolated: "bubblewrap" or "unsandboxed: why"
     events: list = field(default_factory=list)  # what the evaluator refused, kernel or evaluator trouble
+    left_out: list = field(default_factory=list)  # the job's left_out, for the report
 
     @property
     def ok(self):
@@ -44,14 +47,10 @@ class Result:
 
 
 def read_tree(folder):
-    """{relative path: bytes} of every file under folder (empty if it does not exist)."""
-    files = {}
-    for dirpath, _, names in os.walk(folder):
-        for name in names:
-            path = os.path.join(dirpath, name)
-            with open(path, "rb") as f:
-                files[os.path.relpath(path, folder)] = f.read()
-    return files
+    """{relative path: bytes} of every regular file under folder (empty if it does not exist);
+    links are not followed (see autograder.intake)."""
+    from autograder import intake
+    return intake.take(folder, limit=sys.maxsize)[0]
 
 
 def write_tree(folder, files):
@@ -63,6 +62,8 @@ def write_tree(folder, files):
 
 
 MAX_NOTEBOOK_BYTES = 50 * 1024 ** 2
+STUDENT = "student"
+NBGRADER_FILES = ["timestamp.txt", "submission_secret.txt"]   # written by nbgrader's submit and collect
 
 _EXCEPTION_LINE = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Failed|Exceeded)): (.+)$")
 
@@ -88,13 +89,17 @@ def submission_problem(job):
 
     expected = sorted(p for p in job.source if p.endswith(".ipynb") and os.sep not in p)
     found = sorted(p for p in job.submission if p.endswith(".ipynb") and ".ipynb_checkpoints" not in p)
-    if not job.submission:
+    if not job.submission and not job.left_out:
         return f"the {job.assignment} folder is empty: expected {', '.join(expected)}"
     present = [n for n in expected if n in job.submission]
     if not present:
         others = [p for p in found if p not in expected]
-        hint = (f"; it has {', '.join(others)}: notebooks are graded by file name, rename it to "
-                f"{expected[0]}" if others else f"; it has {', '.join(sorted(job.submission)[:5])}")
+        if others:
+            hint = f"; it has {', '.join(others)}: notebooks are graded by file name, rename it to {expected[0]}"
+        elif job.submission:
+            hint = f"; it has {', '.join(sorted(job.submission)[:5])}"
+        else:
+            hint = "; left out: " + "; ".join(f"{path} ({why})" for path, why in job.left_out[:5])
         return f"no {', '.join(expected)} in the submission{hint}"
     for name in present:
         data = job.submission[name]
@@ -135,8 +140,11 @@ def read_events(path):
         return [json.loads(line) for line in f if line.strip()]
 
 
-def grade_submission(job):
-    """Run nbgrader autograde and generate_feedback for one job; return a Result."""
+def grade_submission(job, step=None):
+    """Run nbgrader autograde and generate_feedback for one job; return a Result.
+
+    step: called with what the job is doing ("autograding", "rendering feedback") as it goes.
+    """
     from nbgrader.api import Gradebook, MissingEntry
 
     from autograder import judge
@@ -144,7 +152,11 @@ def grade_submission(job):
     from autograder.sandbox import isolation_label
 
     started = time.perf_counter()
-    result = Result(job.student, job.assignment)
+    result = Result(job.student, job.assignment, left_out=list(job.left_out))
+    # Inside the private course folder the student is STUDENT: nbgrader reads student ids as
+    # glob patterns and builds paths from them, so the real id (any name a file system allows)
+    # stays with the caller, which records the result under it.
+    student = STUDENT
     root = tempfile.mkdtemp(prefix="grade-")
     try:
         result.sandbox = isolation_label(job.settings.get("SandboxedKernelManager.sandbox") is not False)
@@ -154,28 +166,33 @@ def grade_submission(job):
             return result
         source = os.path.join(root, "source")
         write_tree(os.path.join(source, job.assignment), job.source)
-        write_tree(os.path.join(root, "submitted", job.student, job.assignment), job.submission)
+        write_tree(os.path.join(root, "submitted", student, job.assignment), job.submission)
         db = os.path.join(root, "gradebook.db")
         with open(db, "wb") as f:
             f.write(job.gradebook)
         db_url = f"sqlite:///{db}"
         report = os.path.join(root, "judge.jsonl")
-        settings = {**job.settings, "GradingExecute.report_file": report}
+        settings = {**job.settings, "GradingExecute.report_file": report,
+                    "NoteLeftOutFiles.left_out": [f"{path} ({why})" for path, why in job.left_out]}
         config = load_config(settings, root=root, source_directory=source, db_url=db_url)
+        if step:
+            step("autograding")
         judge.prestart(config, judge.evaluator_sandboxed(config), course_imports(job.source))
         api = nbgrader_api(config)
-        outcome = api.autograde(job.assignment, job.student)
+        outcome = api.autograde(job.assignment, student)
         result.events = read_events(report)
         if not outcome["success"]:
             result.error = error_summary(outcome)
             return result
-        outcome = api.generate_feedback(job.assignment, job.student)
+        if step:
+            step("rendering feedback")
+        outcome = api.generate_feedback(job.assignment, student)
         if not outcome["success"]:
             result.error = "feedback: " + error_summary(outcome)
             return result
         with Gradebook(db_url) as gb:
             try:
-                submission = gb.find_submission(job.assignment, job.student)
+                submission = gb.find_submission(job.assignment, student)
             except MissingEntry:
                 result.error = "nbgrader recorded no submission"
                 return result
@@ -186,8 +203,14 @@ def grade_submission(job):
                     "comments": {c.name: c.auto_comment for c in nb.comments},
                     "penalty": nb.late_submission_penalty,
                 }
-        result.autograded = read_tree(os.path.join(root, "autograded", job.student, job.assignment))
-        result.feedback = read_tree(os.path.join(root, "feedback", job.student, job.assignment))
+        # Only the graded notebooks and their feedback pages come back, with the files nbgrader's
+        # collect wrote and release_feedback reads: the student's other files stay in OUT/submitted.
+        graded = [p for p in job.source if p.endswith(".ipynb") and os.sep not in p]
+        autograded = read_tree(os.path.join(root, "autograded", student, job.assignment))
+        feedback = read_tree(os.path.join(root, "feedback", student, job.assignment))
+        result.autograded = {p: autograded[p] for p in graded + NBGRADER_FILES if p in autograded}
+        pages = [p[:-len(".ipynb")] + ".html" for p in graded] + NBGRADER_FILES
+        result.feedback = {p: feedback[p] for p in pages if p in feedback}
         return result
     except Exception as err:  # noqa: BLE001 - any failure is this submission's, never the run's
         result.error = f"{type(err).__name__}: {err}"[:300]

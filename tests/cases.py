@@ -28,6 +28,7 @@ class Case:
     files: object = None    # files(folder): writes (or adds to) the assignment folder itself
     failed: str = ""        # instead of grades: the submission fails, the reason contains this
     blank: bool = False     # the release as handed out, no answer filled in
+    left_out: tuple = ()    # paths in the submission the grader must leave out (links, files over the limit)
     what: str = ""          # one line for people
 
 

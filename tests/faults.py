@@ -257,12 +257,10 @@ def _search(data):
                 found.add(digest[:8])
             start = data.find(prefix.encode(), start + 1)
     return found
-_found = set()
-for _text in list(In) + list(Out.values()) + list(globals().values()):
-    _found |= _search(_text)
-for _obj in gc.get_objects():
-    if isinstance(_obj, (str, bytes)):
-        _found |= _search(_obj)
+_found = _search("\\0".join(map(str, list(In) + list(Out.values()) + list(globals().values()))))
+_objects = gc.get_objects()
+_found |= _search("\\0".join(o for o in _objects if type(o) is str))
+_found |= _search(b"\\0".join(o for o in _objects if type(o) is bytes))
 with open("/proc/self/maps") as _maps, open("/proc/self/mem", "rb", 0) as _mem:
     for _line in _maps:
         _range, _perms = _line.split()[:2]
@@ -546,6 +544,87 @@ def faults(targets=None):
                                      answers={"predict": PRINTS_IN_CALL}),
         "fault-too-big": Case(what="predict returns a 48 MB array", answers={"predict": TOO_BIG},
                               loses=WRONG_PREDICT_ZEROS),
+        **hardening_faults(t),
+    }
+
+
+def _link(name, target):
+    """files(folder): a symbolic link `name` in the assignment folder pointing at target."""
+    return lambda folder: os.symlink(target, os.path.join(folder, name))
+
+
+def _links(*pairs):
+    def files(folder):
+        for name, target in pairs:
+            os.symlink(target, os.path.join(folder, name))
+    return files
+
+
+def _folder_linked_to(target):
+    def files(folder):
+        for name in os.listdir(folder):
+            os.remove(os.path.join(folder, name))
+        os.rmdir(folder)
+        os.symlink(target, folder)
+    return files
+
+
+def _beside_solution(files):
+    """files(folder) written beside the solution's notebook (a raw-files Case has no notebook)."""
+    def both(folder):
+        _copy_solution_as(folder, NOTEBOOK)
+        files(folder)
+    return both
+
+
+def _sparse(name, size):
+    """files(folder): a file of `size` bytes (sparse: nothing is written) beside the notebook."""
+    def files(folder):
+        with open(os.path.join(folder, name), "wb") as f:
+            f.truncate(size)
+    return files
+
+
+# A display updated with 8 MB of text five times, and 20 MB of output metadata (issue 12, item 6).
+UPDATE_FLOOD = """
+from IPython.display import display
+_handle = display("starting", display_id=True)
+for _i in range(5):
+    _handle.update({"text/plain": str(_i) * 8_000_000}, raw=True)
+display({"text/plain": "small"}, metadata={"text/plain": {"junk": "x" * 20_000_000}}, raw=True)
+"""
+
+# Another student's notebook, as a sibling of this student's folder sees it.
+FRIEND = os.path.join("..", "..", "honest-mistake", ASSIGNMENT, NOTEBOOK)
+
+
+def hardening_faults(targets):
+    """Submissions aimed at the grading pipeline around the kernel (issue 12): links, sizes, names."""
+    t = targets
+    solution = os.path.join(t.repo, "solutions", ASSIGNMENT, NOTEBOOK)
+    return {
+        "fault-link-to-solution": Case(what="the notebook is a link to the solution notebook",
+                                       files=_link(NOTEBOOK, solution),
+                                       failed=f"no {NOTEBOOK} in the submission", left_out=(NOTEBOOK,)),
+        "fault-link-to-friend": Case(what="a correct notebook and friend.txt linked to another student's notebook",
+                                     files=_beside_solution(_link("friend.txt", FRIEND)),
+                                     left_out=("friend.txt",)),
+        "fault-dangling-link": Case(what="a correct notebook beside a link to a path that does not exist",
+                                    files=_beside_solution(_link("notes.txt", "/nonexistent/notes.txt")),
+                                    left_out=("notes.txt",)),
+        "fault-link-loop": Case(what="two links pointing at each other and a link to its own folder",
+                                files=_beside_solution(_links(("a", "b"), ("b", "a"), ("here", "."))),
+                                left_out=("a", "b", "here")),
+        "fault-linked-folder": Case(what="the assignment folder is a link to another student's",
+                                    files=_folder_linked_to(os.path.join("..", "honest-solution", ASSIGNMENT)),
+                                    failed="folder is a symbolic link: not followed"),
+        "fault-big-file": Case(what="a correct notebook beside a 60 MB file",
+                               files=_beside_solution(_sparse("data.bin", 60 * 1024 ** 2)), left_out=("data.bin",)),
+        "fault-update-flood": Case(what="a display updated with 40 MB of text and 20 MB of output metadata",
+                                   answers=_after("sigmoid", UPDATE_FLOOD)),
+        "fault-glob-[x]*?": Case(what="a student id with glob characters", answers={"predict": WRONG_PREDICT},
+                                 loses=WRONG_PREDICT_ZEROS),
+        'fault-csv-a,"b"': Case(what="a student id with a comma and quotes"),
     }
 
 

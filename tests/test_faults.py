@@ -7,6 +7,7 @@ gradebook, the way nbgrader's own tests do.
 """
 import csv
 import hashlib
+import html
 import json
 import os
 import socket
@@ -64,14 +65,18 @@ class Listener:
 
 
 def tree_digest(folder):
+    """A digest of the files under folder; a link counts as its target's name, never followed."""
     digest = hashlib.sha256()
     for dirpath, dirnames, names in sorted(os.walk(folder)):
         dirnames.sort()
-        for name in sorted(names):
+        for name in sorted(names + [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]):
             path = os.path.join(dirpath, name)
             digest.update(os.path.relpath(path, folder).encode())
-            with open(path, "rb") as f:
-                digest.update(f.read())
+            if os.path.islink(path):
+                digest.update(b"-> " + os.readlink(path).encode())
+            else:
+                with open(path, "rb") as f:
+                    digest.update(f.read())
     return digest.hexdigest()
 
 
@@ -298,8 +303,10 @@ def test_the_kernel_cannot_write_the_gradebook_other_students_or_the_repository(
     assert "write attempt reached" in printed
     # Judge on the host: a checkout under /tmp shows the kernel its own private /tmp, where a
     # write "succeeds" without reaching anything real; what counts is that nothing here changed.
+    cases = {**run["faults"], **F.HONEST}
     for name, digest in run["inputs"].items():
-        assert tree_digest(os.path.join(run["out"], "submitted", name)) == digest, name
+        if not cases[name].left_out and "symbolic link" not in cases[name].failed:  # those: see section 14
+            assert tree_digest(os.path.join(run["out"], "submitted", name)) == digest, name
     assert tree_digest(os.path.join(REPO, "solutions")) == run["repo_before"]
     assert not os.path.exists(os.path.join(REPO, "PWNED")) and not os.path.exists(os.path.join(run["out"], "PWNED"))
 
@@ -384,3 +391,66 @@ def test_no_student_output_counts_as_a_grade(run):
         if cell.metadata.get("nbgrader", {}).get("grade"):
             assert all(o.output_type in ("stream", "error") for o in cell.outputs)
             assert all(o.name == "stdout" for o in cell.outputs if o.output_type == "stream")
+
+
+# 14. the pipeline around the kernel: links, sizes, output caps, student ids (issue 12)
+
+
+LEFT_OUT = [n for n, f in F.faults().items() if f.left_out]
+
+
+@pytest.mark.parametrize("student", LEFT_OUT)
+def test_links_and_files_over_the_limit_are_left_out_and_named(run, student):
+    """Named in the summary, the grade table and (when graded) at the top of the feedback page."""
+    expected = sorted(run["faults"][student].left_out)
+    outcome = run["by_student"][student]
+    assert sorted(path for path, _ in outcome.left_out) == expected
+    summary = json.load(open(os.path.join(run["out"], "summary.json")))
+    entry = next(o for o in summary["outcomes"] if o["student"] == student)
+    assert sorted(item["path"] for item in entry["left_out"]) == expected
+    assert f"- {student}/{F.ASSIGNMENT}: left out: " in run["report"].table()
+    if outcome.ok:
+        page = html.unescape(feedback_html(run, student))
+        top = page.index("Not graded: these files of your submission were left out")
+        assert all(path in page[top:top + 2000] for path in expected), page[top:top + 2000]
+
+
+def test_nothing_under_out_comes_through_a_link(run):
+    """No link is copied or followed: no solution, no other student's notebook, no big file in OUT."""
+    total = 0
+    for dirpath, dirnames, names in os.walk(run["out"]):
+        for name in names + dirnames:
+            assert not os.path.islink(os.path.join(dirpath, name)), os.path.join(dirpath, name)
+        for name in names:
+            path = os.path.join(dirpath, name)
+            total += os.path.getsize(path)
+            if name.endswith((".ipynb", ".html", ".txt")):   # nothing of the solution notebook itself
+                text = open(path, errors="replace").read()
+                assert "BEGIN SOLUTION" not in text, path
+                assert "submitted" not in os.path.relpath(path, run["out"]) or "BEGIN HIDDEN TESTS" not in text, path
+    student_files = lambda s: sorted(os.listdir(os.path.join(run["out"], "submitted", s, F.ASSIGNMENT)))
+    assert student_files("fault-link-to-friend") == [F.NOTEBOOK]
+    assert student_files("fault-big-file") == [F.NOTEBOOK]
+    assert not os.path.exists(os.path.join(run["out"], "submitted", "fault-link-to-solution", F.ASSIGNMENT,
+                                           F.NOTEBOOK))
+    for step, kept in (("autograded", F.NOTEBOOK), ("feedback", "logistic_regression.html")):
+        found = os.listdir(os.path.join(run["out"], step, "fault-big-file", F.ASSIGNMENT))
+        assert found == [kept], found
+    assert total < 100 * 1024 ** 2, f"{total / 1024 ** 2:.0f} MB under OUT"
+
+
+def test_display_updates_and_output_metadata_count_against_the_caps(run):
+    """40 MB of display updates and 20 MB of metadata: the notebook and its feedback stay small."""
+    path = os.path.join(run["out"], "autograded", "fault-update-flood", F.ASSIGNMENT, F.NOTEBOOK)
+    assert os.path.getsize(path) < 1024 ** 2
+    assert len(feedback_html(run, "fault-update-flood")) < 2 * 1024 ** 2
+    nb = autograded(run, "fault-update-flood")
+    assert "output truncated by the grader" in json.dumps(cell_by_id(nb, "sigmoid").outputs)
+
+
+@pytest.mark.parametrize("student", ["fault-glob-[x]*?", 'fault-csv-a,"b"'])
+def test_a_student_id_is_graded_as_itself_and_quoted_in_the_csv(run, student):
+    with open(os.path.join(run["out"], "grades.csv"), newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["student_id"] == student]
+    assert len(rows) == 1 and float(rows[0]["raw_score"]) == run["by_student"][student].score
+    assert os.path.isfile(os.path.join(run["out"], "feedback", student, F.ASSIGNMENT, "logistic_regression.html"))

@@ -1,10 +1,12 @@
 """The grading run's own machinery: the gradebook it starts from and the worker processes it runs.
 
-A killed worker costs no student a grade; a killed run leaves no worker behind; the
-gradebook a run creates is the one nbgrader itself would create.
+A killed worker costs no student a grade; a job past its deadline fails alone; a killed
+run leaves no worker behind; the gradebook a run creates is the one nbgrader itself
+would create.
 """
 import multiprocessing
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -45,7 +47,7 @@ def full_marks_jobs(tmp_path, n):
     failures, template = course.prepare_gradebook([FIRST], str(tmp_path), f"sqlite:///{tmp_path}/gradebook.db")
     assert not failures
     source, submission = read_tree(os.path.join(SOLUTIONS, FIRST)), read_tree(os.path.join(SAMPLE, FIRST))
-    return [Job(f"student{i}", FIRST, source, submission, template) for i in range(n)]
+    return [Job(f"student{i}", FIRST, source, submission, [], template) for i in range(n)]
 
 
 def score(result):
@@ -70,6 +72,33 @@ def test_a_worker_killed_mid_run_costs_no_grade(tmp_path):
     assert [r.student for r in results] == [j.student for j in jobs]
     assert all(r.ok for r in results), [r.error for r in results]
     assert len({score(r) for r in results}) == 1 and score(results[0]) > 0
+
+
+def test_a_job_past_its_deadline_fails_alone_with_its_step(tmp_path):
+    """A job that never ends (here: a worker stopped with SIGSTOP, as a call stuck in C would
+    be) is killed at the deadline; the other job, and a job after it in the same slot, grade."""
+    jobs = full_marks_jobs(tmp_path, 3)
+    config = course.load_config({"WorkerPool.job_deadline": 40})
+
+    def stop_the_first_worker():
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:   # autograding once its evaluator or kernel has started
+            busy = [p.pid for p in multiprocessing.active_children()
+                    if any(b"judging" in cmdline(c) or b"ipykernel" in cmdline(c) for c in children(p.pid))]
+            if busy:
+                os.kill(busy[0], signal.SIGSTOP)
+                return
+            time.sleep(0.2)
+
+    with course.worker_pool(2, len(jobs), config) as pool:
+        threading.Thread(target=stop_the_first_worker, daemon=True).start()
+        started = time.monotonic()
+        results = course.run_jobs(jobs, pool=pool)
+    failed = [r for r in results if not r.ok]
+    assert len(failed) == 1, [r.error for r in results]
+    assert "stopped after 40 s (WorkerPool.job_deadline) while autograding" in failed[0].error
+    assert all(score(r) == score(results[-1]) > 0 for r in results if r.ok)
+    assert time.monotonic() - started < 120
 
 
 def children(pid):
@@ -99,8 +128,7 @@ def alive(pid):
 def test_a_killed_run_leaves_no_worker_behind(tmp_path):
     submissions = tmp_path / "submitted"
     for i in range(3):
-        os.makedirs(submissions / f"student{i}")
-        os.symlink(os.path.join(SAMPLE, FIRST), submissions / f"student{i}" / FIRST)
+        shutil.copytree(os.path.join(SAMPLE, FIRST), submissions / f"student{i}" / FIRST)
     run = subprocess.Popen([sys.executable, "-m", "autograder", "grade", str(submissions),
                             "--out", str(tmp_path / "out"), "--workers", "2", "--quiet"],
                            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
