@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import sys
+import time
 
 import nbformat
 import pytest
@@ -95,6 +96,12 @@ def lab_kernels(lab, request):
 
 
 def _read(lab_root, rel):
+    """The notebook as the server saved it; a save may still be writing the file, so a few tries."""
+    for _ in range(50):
+        try:
+            return nbformat.read(str(lab_root / rel), as_version=4)
+        except nbformat.reader.NotJSONError:
+            time.sleep(0.2)
     return nbformat.read(str(lab_root / rel), as_version=4)
 
 
