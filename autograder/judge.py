@@ -342,7 +342,7 @@ class EvaluatorProcess(LoggingConfigurable):
             return None
         if message is None:
             code = self.process.wait()
-            self._set_gone(f"the evaluator stopped ({_exit(code)})")
+            self._set_gone(f"the evaluator stopped ({describe_exit(code)})")
             raise EvaluatorUnavailable(self.gone)
         return message
 
@@ -425,7 +425,8 @@ def discard_spare():
         _spare = None
 
 
-def _exit(code):
+def describe_exit(code):
+    """Why a process ended, from its exit code: 'signal SIGKILL' or 'exit code 1'."""
     if code is not None and code < 0:
         try:
             return f"signal {signal.Signals(-code).name}"

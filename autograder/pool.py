@@ -20,6 +20,7 @@ from multiprocessing.connection import wait
 from traitlets import Integer
 from traitlets.config import Configurable
 
+from autograder.judge import describe_exit
 from autograder.worker import Result, grade_submission
 
 
@@ -108,13 +109,7 @@ class _Slot:
         return time.monotonic() - self.started
 
     def exit_description(self):
-        code = self.process.exitcode
-        if code is not None and code < 0:
-            try:
-                return f"signal {signal.Signals(-code).name}"
-            except ValueError:
-                pass
-        return f"exit code {code}"
+        return describe_exit(self.process.exitcode)
 
     def kill(self):
         if self.process.is_alive():
