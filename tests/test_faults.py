@@ -11,6 +11,8 @@ import html
 import json
 import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 
@@ -374,10 +376,23 @@ def test_a_kernel_lost_while_a_test_calls_it_fails_the_tests_after_with_the_reas
 
 
 def test_no_hidden_test_code_reaches_the_kernel(run):
+    """The student's last cell searches its kernel (history, objects, all readable memory) for the
+    hidden tests and finds none of them."""
     nb = autograded(run, "fault-read-hidden-code")
-    printed = " ".join(text for c in nb.cells if c.cell_type == "code" and "nbgrader" not in c.metadata
-                       for _, _, text in cell_outputs_of(c))
-    assert "hidden test code found in the kernel: none" in printed, printed
+    printed = [f"{kind} {ename} {text}" for c in nb.cells if c.cell_type == "code" and "nbgrader" not in c.metadata
+               for kind, ename, text in cell_outputs_of(c)]
+    assert any("hidden test code found in the kernel: none" in p for p in printed), printed
+
+
+def test_the_search_for_hidden_code_finds_it_where_it_is():
+    """Control for the test above: the same search, in a Python process holding the hidden tests'
+    strings (made at run time, not in its source), finds every one."""
+    held = "\n".join(F.HIDDEN_SECRETS).encode().hex()
+    code = f"In, Out = [], {{}}\nheld = bytearray.fromhex({held!r})\n" + F.READ_HIDDEN
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    found = done.stdout.rsplit("hidden test code found in the kernel:", 1)[-1]
+    assert done.returncode == 0 and all(h[:8] in found for _, _, h in F._fingerprints(F.HIDDEN_SECRETS)), (
+        done.stdout, done.stderr)
 
 
 def test_a_call_that_prints_too_much_is_kept_short(run):
