@@ -241,31 +241,35 @@ _agent.serve = _serve
 # Finding 5: the kernel searched for the hidden tests: its history, its objects, its whole memory.
 def _fingerprints(secrets):
     """(prefix, length, sha256) of each secret: what a search needs without holding the secret itself."""
-    return [(s[:5], len(s), hashlib.sha256(s.encode()).hexdigest()) for s in secrets]
+    return [(s[:10], len(s), hashlib.sha256(s.encode()).hexdigest()) for s in secrets]
 
 
 READ_HIDDEN = """
 import gc, hashlib
-_wanted = %r
+_wanted = {}
+for _prefix, _length, _digest in %r:
+    _wanted.setdefault(_prefix.encode(), []).append((_length, _digest))
 def _search(data):
     data = data if isinstance(data, bytes) else str(data).encode("utf-8", "replace")
     found = set()
-    for prefix, length, digest in _wanted:
-        start = data.find(prefix.encode())
+    for prefix, secrets in _wanted.items():
+        start = data.find(prefix)
         while start != -1:
-            if hashlib.sha256(data[start:start + length]).hexdigest() == digest:
-                found.add(digest[:8])
-            start = data.find(prefix.encode(), start + 1)
+            for length, digest in secrets:
+                if hashlib.sha256(data[start:start + length]).hexdigest() == digest:
+                    found.add(digest[:8])
+            start = data.find(prefix, start + 1)
     return found
 _found = _search("\\0".join(map(str, list(In) + list(Out.values()) + list(globals().values()))))
 _objects = gc.get_objects()
 _found |= _search("\\0".join(o for o in _objects if type(o) is str))
 _found |= _search(b"\\0".join(o for o in _objects if type(o) is bytes))
+# All memory the process wrote (heap, stacks, anonymous maps); read-only maps are the files it loaded.
 with open("/proc/self/maps") as _maps, open("/proc/self/mem", "rb", 0) as _mem:
     for _line in _maps:
         _range, _perms = _line.split()[:2]
         _start, _end = (int(x, 16) for x in _range.split("-"))
-        if "r" not in _perms or _end - _start > 2 ** 30:
+        if "rw" not in _perms or _end - _start > 2 ** 30:
             continue
         for _at in range(_start, _end, 2 ** 22):   # 4 MiB at a time, overlapping by 64 bytes
             try:
@@ -625,7 +629,9 @@ def hardening_faults(targets):
                                    answers=_after("sigmoid", UPDATE_FLOOD)),
         "fault-glob-[x]*?": Case(what="a student id with glob characters", answers={"predict": WRONG_PREDICT},
                                  loses=WRONG_PREDICT_ZEROS),
-        'fault-csv-a,"b"': Case(what="a student id with a comma and quotes"),
+        "fault-csv-a,b c": Case(what="a student id with a comma and a space"),
+        "fault-html-<img src=x onerror=alert(1)>": Case(what="a student id that is HTML",
+                                                       failed="characters the formgrader would show as HTML"),
     }
 
 
