@@ -4,14 +4,20 @@ A submission is the student's: a symbolic link in it could point at the solution
 another student's notebook or a path that does not exist, a fifo could block a read,
 and a huge file could be copied many times over. So nothing here follows a link or
 opens anything but a regular file (checked with lstat, opened with O_NOFOLLOW), and
-a submission's files are taken only up to `limit` bytes in all. What is left out is
-named with the reason, for the report and the student's feedback.
+a submission's files are taken only up to `limit` bytes in all. The walk is bounded too:
+at most MAX_ENTRIES files and folders, MAX_DEPTH folders deep (nbgrader's own file
+handling is quadratic in the number of files). A notebook is taken only in format 4,
+JupyterLab's: nbformat's upgrade of older formats can be made to allocate gigabytes.
+What is left out is named with the reason, for the report and the student's feedback.
 """
+import json
 import os
 import stat
 
 MiB = 1024 ** 2
 SUBMISSION_LIMIT = 50 * MiB
+MAX_ENTRIES = 500
+MAX_DEPTH = 8
 SKIPPED_FOLDERS = {".ipynb_checkpoints", "__pycache__", ".git"}
 
 
@@ -21,8 +27,7 @@ def take(folder, limit=SUBMISSION_LIMIT, first=()):
     first: relative paths to take before any other (the graded notebooks), so a large
     file beside them never pushes them over the budget.
     """
-    entries, left_out = [], []
-    _walk(folder, "", entries, left_out)
+    entries, left_out = _walk(folder, set(first))
     order = {path: i for i, path in enumerate(first)}
     entries.sort(key=lambda e: (order.get(e[0], len(order)), e[0]))
     files, used = {}, 0
@@ -34,31 +39,60 @@ def take(folder, limit=SUBMISSION_LIMIT, first=()):
         if data is None:
             left_out.append((rel, "changed while it was read"))
             continue
+        if rel.endswith(".ipynb") and _notebook_format(data) not in (4, None):
+            left_out.append((rel, "not a format-4 notebook: open and save it in JupyterLab"))
+            continue
         files[rel] = data
         used += len(data)
     return files, sorted(left_out)
 
 
-def _walk(folder, rel, entries, left_out):
-    try:
-        names = sorted(os.listdir(os.path.join(folder, rel) if rel else folder))
-    except OSError as err:
-        left_out.append((rel or ".", f"not readable ({err.strerror})"))
-        return
-    for name in names:
-        path_rel = os.path.join(rel, name) if rel else name
+def _walk(folder, first=frozenset()):
+    """([(relative path, size)] of the regular files, [(relative path, why)] left out), breadth
+    first (the paths in `first` before the others), within MAX_ENTRIES and MAX_DEPTH; no link followed."""
+    entries, left_out, seen = [], [], 0
+    queue = [""]
+    while queue:
+        rel = queue.pop(0)
         try:
-            info = os.lstat(os.path.join(folder, path_rel))
+            names = sorted(os.listdir(os.path.join(folder, rel) if rel else folder),
+                           key=lambda name: (os.path.join(rel, name) not in first, name))
         except OSError as err:
-            left_out.append((path_rel, f"not readable ({err.strerror})"))
+            left_out.append((rel or ".", f"not readable ({err.strerror})"))
             continue
-        if stat.S_ISDIR(info.st_mode):
-            if name not in SKIPPED_FOLDERS:
-                _walk(folder, path_rel, entries, left_out)
-        elif stat.S_ISREG(info.st_mode):
-            entries.append((path_rel, info.st_size))
-        else:
-            left_out.append((path_rel, "a symbolic link" if stat.S_ISLNK(info.st_mode) else "not a regular file"))
+        for i, name in enumerate(names):
+            path_rel = os.path.join(rel, name) if rel else name
+            if seen >= MAX_ENTRIES:
+                left_out.append((path_rel, f"over the {MAX_ENTRIES} files and folders taken from a submission"
+                                 + (f", and {len(names) - i - 1} more here" if i + 1 < len(names) else "")))
+                break
+            seen += 1
+            try:
+                info = os.lstat(os.path.join(folder, path_rel))
+            except OSError as err:
+                left_out.append((path_rel, f"not readable ({err.strerror})"))
+                continue
+            if stat.S_ISDIR(info.st_mode):
+                if name in SKIPPED_FOLDERS:
+                    continue
+                if path_rel.count(os.sep) + 1 >= MAX_DEPTH:
+                    left_out.append((path_rel, f"a folder deeper than {MAX_DEPTH} levels"))
+                else:
+                    queue.append(path_rel)
+            elif stat.S_ISREG(info.st_mode):
+                entries.append((path_rel, info.st_size))
+            else:
+                left_out.append((path_rel, "a symbolic link" if stat.S_ISLNK(info.st_mode) else "not a regular file"))
+    return entries, left_out
+
+
+def _notebook_format(data):
+    """The major nbformat version a notebook's JSON declares; None if it declares none or is not
+    JSON (nbgrader then fails it with its own reason)."""
+    try:
+        return json.loads(data).get("nbformat")
+    except (ValueError, AttributeError, RecursionError):
+        return None
 
 
 def _read_regular(path, most):
