@@ -135,6 +135,21 @@ class Report:
         return "\n".join(lines)
 
 
+# nbgrader's formgrader prints student ids into its pages and scripts unescaped (autoescape is
+# off in its Jinja environment, and in nbconvert's for the submission page), so an id holding
+# these would run as HTML or JavaScript in the instructor's browser. Any other name is an id.
+MARKUP = set("<>&\"'`\\")
+
+
+def _is_utf8(name):
+    """Whether a file name decoded from the file system is text (not undecodable bytes)."""
+    try:
+        name.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
 def shown(text):
     """text as the terminal should print it: control characters (newlines, escape sequences) escaped."""
     return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
@@ -165,6 +180,18 @@ def grade(submissions, out, workers=1, scheduler=None, progress=False, settings=
     for student in sorted(os.listdir(submissions)):
         folder = os.path.join(submissions, student)
         if student.startswith("."):
+            continue
+        if not _is_utf8(student):   # the gradebook, grades.csv and nbgrader need text
+            if intake.is_folder(folder) or os.path.islink(folder):
+                escaped = os.fsencode(student).decode("utf-8", "backslashreplace")
+                report.outcomes.append(Outcome(escaped, "-", error="the student's folder name is not valid "
+                                               "UTF-8: not graded; rename the folder"))
+            continue
+        if set(student) & MARKUP:
+            if intake.is_folder(folder) or os.path.islink(folder):
+                report.outcomes.append(Outcome(student, "-", error=(
+                    f"the student's folder name has characters the formgrader would show as HTML "
+                    f"({' '.join(sorted(set(student) & MARKUP))}): not graded; rename the folder")))
             continue
         if not intake.is_folder(folder):
             if os.path.islink(folder):
@@ -226,6 +253,8 @@ def grade(submissions, out, workers=1, scheduler=None, progress=False, settings=
                                            seconds=result.seconds, events=result.events,
                                            left_out=result.left_out))
         for outcome in report.outcomes:
+            if set(outcome.student) & MARKUP:   # refused above: no such id in the gradebook
+                continue
             gb.update_or_create_student(outcome.student)
             if outcome.ok:
                 submission = gb.find_submission(outcome.assignment, outcome.student)

@@ -2,7 +2,8 @@
 
 nbgrader joins the fields with commas as they are, so a student id holding a comma,
 a quote or a newline (any name a file system allows) breaks the rows. Same columns,
-same values, written by the csv module.
+same values, written by the csv module; text a spreadsheet would run as a formula is
+marked as text (see _cell).
 """
 import csv
 
@@ -28,7 +29,18 @@ class QuotedCsvExport(CsvExportPlugin):
                 for student in gradebook.students:
                     if students and student.id not in students:
                         continue
-                    writer.writerow(["" if v is None else str(v) for v in _row(gradebook, assignment, student)])
+                    writer.writerow([_cell(v) for v in _row(gradebook, assignment, student)])
+
+
+def _cell(value):
+    """A value as a CSV field. Text that a spreadsheet would run as a formula (starting with =, +,
+    -, @, a tab or a carriage return: a student id is any folder name) gets a leading apostrophe,
+    OWASP's advice, which spreadsheets show as text."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return str(value)
 
 
 def _row(gradebook, assignment, student):
