@@ -6,12 +6,18 @@ job, with one worker too, runs in a spawned worker process: past `job_deadline` 
 worker is killed (its kernels and evaluator die with it) and replaced, and that job
 alone fails with the step it was in. A worker that dies is replaced and its job graded
 once more in a fresh one; if that dies too, the job fails with that reason. A worker
-dies with the run that started it.
+dies with the run that started it. Its memory is bounded (`memory_limit`, the soft address
+space limit: a notebook whose parsing or rendering would take gigabytes fails alone), and
+its temporary files go into the pool's own folder, removed when the pool closes, so a
+killed worker leaves nothing behind.
 """
 import multiprocessing
 import os
+import resource
+import shutil
 import signal
 import sys
+import tempfile
 import threading
 import time
 from collections import deque
@@ -30,15 +36,19 @@ class WorkerPool(Configurable):
     job_deadline = Integer(1800, help="Seconds for one submission, from start to feedback page, before its "
                            "worker is killed and it fails alone (0: no limit). Above GradingExecute.deadline "
                            "plus kernel start-up and feedback.").tag(config=True)
+    memory_limit = Integer(8 * 1024 ** 3, help="Soft address-space limit of a worker process in bytes (0: "
+                           "none). The kernels and evaluators it starts have their own limits.").tag(config=True)
 
     def __init__(self, workers, **kwargs):
         super().__init__(**kwargs)
         self._context = multiprocessing.get_context("spawn")
+        self._scratch = tempfile.mkdtemp(prefix="grading-workers-")
         self._slots = [self._spawn() for _ in range(max(1, workers))]
 
     def _spawn(self):
         ours, theirs = self._context.Pipe()
-        process = self._context.Process(target=_serve, args=(theirs, os.getpid()), daemon=True)
+        process = self._context.Process(target=_serve, args=(theirs, os.getpid(), self._scratch, self.memory_limit),
+                                        daemon=True)
         process.start()
         theirs.close()
         return _Slot(process, ours)
@@ -90,6 +100,7 @@ class WorkerPool(Configurable):
     def close(self):
         for slot in self._slots:
             slot.stop()
+        shutil.rmtree(self._scratch, ignore_errors=True)
 
 
 class _Slot:
@@ -133,9 +144,14 @@ def _send(conn, job):
         pass
 
 
-def _serve(conn, parent):
-    """A worker: tied to the run, nbgrader imported before the first job, then jobs until None."""
+def _serve(conn, parent, scratch, memory_limit):
+    """A worker: tied to the run, bounded, nbgrader imported before the first job, then jobs until None."""
     _die_with_parent(parent)
+    tempfile.tempdir = scratch
+    if memory_limit:
+        hard = resource.getrlimit(resource.RLIMIT_AS)[1]
+        if hard == resource.RLIM_INFINITY or memory_limit < hard:
+            resource.setrlimit(resource.RLIMIT_AS, (memory_limit, hard))
     import nbgrader.apps  # noqa: F401
 
     from autograder.sandbox import probe

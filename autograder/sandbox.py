@@ -308,6 +308,9 @@ def limits(memory, file_size, ignore_sigint=False, cpu_time=0, nproc=0, cgroup=N
             signal.signal(signal.SIGINT, signal.SIG_IGN)
         if memory:
             resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+        else:   # not the grading worker's own soft limit (WorkerPool.memory_limit)
+            hard = resource.getrlimit(resource.RLIMIT_AS)[1]
+            resource.setrlimit(resource.RLIMIT_AS, (hard, hard))
         if file_size:
             resource.setrlimit(resource.RLIMIT_FSIZE, (file_size, file_size))
         if cpu_time:   # SIGXCPU at the soft limit, SIGKILL 5 s later
