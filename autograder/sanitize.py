@@ -9,13 +9,15 @@ instructor's logged-in Jupyter (the formgrader shows autograded notebooks unsani
   types (HTML cleaned by nh3), markdown is kept only when it renders to nothing but
   markdown's own escaped markup (else it becomes its cleaned HTML), metadata is reduced to
   what grading needs, and over-long markdown is shown as code instead of being rendered
-  (nbconvert's markdown parser takes quadratic time on some inputs).
+  (nbconvert's markdown parser takes quadratic time on some inputs). Attached images are
+  capped per notebook by what they add to the rendered page (see attachment_cost).
 - clean_html, markdown2html and get_metadata replace nbconvert's Jinja filters of the same
   names (c.HTMLExporter.filters), so that whatever notebook the feedback exporter or the
   formgrader renders, HTML goes through the same allowlist at render time too.
 """
 import base64
 import binascii
+import uuid
 from itertools import groupby
 
 import nh3
@@ -58,6 +60,7 @@ CLASSES = {
 }
 LINK_SCHEMES = ("http:", "https:", "mailto:")
 IMAGE_PREFIXES = ("data:image/png;base64,", "data:image/jpeg;base64,")
+IMAGE_TYPES = ("image/png", "image/jpeg")
 
 
 def _attribute_filter(tag, attribute, value):
@@ -111,8 +114,8 @@ def _plain(tokens, attachments):
             return False
         if kind == "link" and not url.lower().startswith(LINK_SCHEMES):
             return False
-        if kind == "image" and not (url.lower().startswith(IMAGE_PREFIXES)
-                                    or url.startswith("attachment:") and url[len("attachment:"):] in attachments):
+        if kind == "image" and not (url.lower().startswith(IMAGE_PREFIXES) or url.startswith("attachment:")
+                                    and set(attachments.get(url[len("attachment:"):]) or ()) & set(IMAGE_TYPES)):
             return False
         if not _plain(token.get("children", ()), attachments):
             return False
@@ -133,6 +136,27 @@ def code_block(text):
 
 
 REMOVED_NOTE = "*The grader could not show this cell safely, so it is not shown.*"
+# An attachment that is left out renders as data:text/plain, which clean_html removes: its alt text shows.
+LEFT_OUT = {"text/plain": ""}
+
+
+def attachment_cost(source, attachments):
+    """Characters of base64 a markdown cell's attachments put into its rendered page: each one's
+    size times the times the cell shows it, and at least once (the notebook keeps it).
+
+    nbconvert writes an attachment's whole data: URL at every reference, and reference-style
+    links (`[a]: attachment:a.png` then `![][a]` many times) hide how many there are, so they are
+    counted in the HTML: the cell rendered once, each attachment a short unique placeholder.
+    Attachments of a cell that fails to render count once (safe_markdown does not show it).
+    """
+    tag = uuid.uuid4().hex
+    placeholders = {name: {"image/png": f"{tag}x{i}x"} for i, name in enumerate(attachments)}
+    try:
+        html = render_markdown(source, placeholders)
+    except Exception:  # noqa: BLE001
+        html = ""
+    return sum(sum(map(len, attachments[name].values())) * max(1, html.count(placeholder["image/png"]))
+               for name, placeholder in placeholders.items())
 
 
 def safe_markdown(source, attachments=None):
@@ -172,7 +196,6 @@ def get_metadata(output, key, mimetype=None):
 
 # ------------------------------------------------------------------ the preprocessor
 
-IMAGE_TYPES = ("image/png", "image/jpeg")
 KEPT_NOTEBOOK_METADATA = ("kernelspec", "language_info")
 KEPT_CELL_METADATA = ("nbgrader", "deletable", "editable")
 
@@ -221,7 +244,11 @@ class SanitizeNotebook(NbGraderPreprocessor):
     markdown cells are; everything else (JavaScript, SVG, widgets, unknown types) is
     dropped, and so is an output left empty. Markdown cells: see safe_markdown; a cell
     over max_markdown_chars, or past max_markdown_total for the notebook, is shown as a
-    code block instead (rendering such markdown can take minutes). Raw cells are cleaned
+    code block instead (rendering such markdown can take minutes). A markdown cell keeps only
+    PNG and JPEG attachments, and those only while attachment_cost over the notebook stays
+    within max_attachment_chars: past it, a cell's images are left out (their alt text shows)
+    with a note saying so, since each reference repeats the whole image in the page (1,400
+    references to one 50 KB image made a 94 MB feedback page). Raw cells are cleaned
     as HTML. Metadata: cells keep only nbgrader's and the edit locks, outputs only image
     sizes, the notebook only its kernel and language.
 
@@ -234,9 +261,13 @@ class SanitizeNotebook(NbGraderPreprocessor):
                                  "as code, not rendered.").tag(config=True)
     max_markdown_total = Integer(50_000, help="Markdown rendered per notebook; cells past it are "
                                  "shown as code.").tag(config=True)
+    max_attachment_chars = Integer(2_000_000, help="Base64 of markdown cells' attached images per notebook, "
+                                   "counted once for each time the rendered cell shows them; a cell's "
+                                   "images past it are left out, with a note.").tag(config=True)
 
     def preprocess(self, nb, resources):
         self._budget = self.max_markdown_total
+        self._attachment_budget = self.max_attachment_chars
         nb.metadata = from_dict({k: nb.metadata[k] for k in KEPT_NOTEBOOK_METADATA if k in nb.metadata})
         for cell in nb.cells:
             self.sanitize_cell(cell)
@@ -248,12 +279,29 @@ class SanitizeNotebook(NbGraderPreprocessor):
         if nbgrader is not None and not (isinstance(nbgrader, dict) and _plain_name(nbgrader.get("grade_id"))):
             del cell.metadata["nbgrader"]
         if cell.cell_type == "markdown":
-            attachments = self._attachments(cell.get("attachments"))
+            source, given = _text(cell.source), cell.get("attachments")
+            given = given if isinstance(given, dict) else {}
+            attachments = self._attachments(given)
+            # Attachments dropped here still render (as their alt text), so the cell can be shown.
+            stubs = {name: LEFT_OUT for name in given if isinstance(name, str) and name not in attachments}
+            note = ""
+            if attachments:
+                rendered = len(source) <= min(self.max_markdown_chars, self._budget)   # else shown as code
+                cost = attachment_cost(source if rendered else "", {**stubs, **attachments})
+                if cost > self._attachment_budget:
+                    self.log.warning("Images attached to a markdown cell left out: %d characters shown", cost)
+                    note = (f"*The images in this cell were left out by the grader: as often as the cell shows "
+                            f"them, they come to {cost:,} characters, over the limit of "
+                            f"{self.max_attachment_chars:,} for attached images per notebook.*\n\n")
+                    stubs.update(dict.fromkeys(attachments, LEFT_OUT))
+                    attachments = {}
+                else:
+                    self._attachment_budget -= cost
             if attachments:
                 cell.attachments = attachments
             else:
                 cell.pop("attachments", None)
-            cell.source = self.markdown(_text(cell.source), "cell", attachments)
+            cell.source = note + self.markdown(source, "cell", {**stubs, **attachments})
         elif cell.cell_type == "raw":
             cell.source = clean_html(_text(cell.source))
             cell.pop("attachments", None)

@@ -194,6 +194,64 @@ def test_attached_images_are_kept_other_attachments_dropped():
     assert cell.source == "![a](attachment:a.png)" and cell.attachments == {"a.png": {"image/png": PNG}}
 
 
+def attached(source, **attachments):
+    cell = new_markdown_cell(source)
+    cell.attachments = attachments
+    return cell
+
+
+def feedback_page(nb):
+    return FeedbackExporter(config=load_config()).from_notebook_node(nb)[0]
+
+
+@pytest.mark.parametrize("reference", ["[a]: attachment:a.png\n\n" + "![][a]" * 1400,
+                                       "![](attachment:a.png)" * 450])
+def test_an_attachment_shown_many_times_is_left_out(reference):
+    """Each reference to an attachment puts all of its data into the page, and reference-style
+    links hide how many there are: 1,400 of a 50 KB image made a 93.7 MB feedback page."""
+    image = "A" * 50_000   # valid base64
+    nb = sanitized(new_markdown_cell("before"), attached(reference, **{"a.png": {"image/png": image}}),
+                   new_markdown_cell("after"))
+    cell = nb.cells[1]
+    assert "attachments" not in cell and image not in cell.source
+    assert "left out" in cell.source and "max_attachment_chars" not in cell.source
+    html = feedback_page(nb)
+    assert len(html) < 3_000_000 and image not in html
+    assert "images in this cell were left out by the grader" in html
+    again, _ = SanitizeNotebook().preprocess(nbformat.from_dict(nb), {})   # as before feedback
+    assert "images in this cell were left out" in again.cells[1].source and len(feedback_page(again)) < 3_000_000
+
+
+def test_pasted_images_are_kept_and_shown():
+    png, jpeg = PNG, "/9j/" + "A" * 20_000
+    nb = sanitized(attached("A plot:\n\n![plot](attachment:a.png)\n\nand a photo ![photo](attachment:b.jpg)",
+                            **{"a.png": {"image/png": png}, "b.jpg": {"image/jpeg": jpeg}}))
+    cell = nb.cells[0]
+    assert cell.attachments == {"a.png": {"image/png": png}, "b.jpg": {"image/jpeg": jpeg}}
+    html = feedback_page(nb)
+    assert f'src="data:image/png;base64,{png}"' in html and f'src="data:image/jpeg;base64,{jpeg}"' in html
+    assert "left out" not in html
+
+
+def test_attachments_past_the_notebook_budget_are_left_out():
+    image = "A" * 400
+    cells = [attached("![](attachment:a.png)" * 2, **{"a.png": {"image/png": image}}) for _ in range(3)]
+    nb, _ = SanitizeNotebook(max_attachment_chars=1_700).preprocess(new_notebook(cells=cells), {})
+    assert ["attachments" in c for c in nb.cells] == [True, True, False]
+
+
+def test_attachments_of_other_types_are_dropped():
+    svg = "PHN2ZyBvbmxvYWQ9YWxlcnQoMSk+PC9zdmc+"   # <svg onload=alert(1)></svg>
+    nb = sanitized(attached("![a](attachment:a.svg) text ![b](attachment:b.png)",
+                            **{"a.svg": {"image/svg+xml": svg}, "b.png": {"image/svg+xml": svg, "image/png": PNG},
+                               "c.html": {"text/html": "PHNjcmlwdD4="}}))
+    cell = nb.cells[0]
+    assert cell.attachments == {"b.png": {"image/png": PNG}}
+    html = feedback_page(nb)
+    assert svg not in html and "PHNjcmlwdD4=" not in html   # the page's own CSS has SVG icons
+    assert '<img alt="a"/> text' in html and f'src="data:image/png;base64,{PNG}"' in html
+
+
 def test_sanitizing_twice_changes_nothing():
     cells = [new_markdown_cell(a) for a in MARKDOWN_ATTACKS.values()] + [new_markdown_cell(s) for s in PLAIN_MARKDOWN]
     once = sanitized(*cells, kernelspec={"name": "python3", "display_name": "Python 3"})
@@ -309,6 +367,7 @@ def hostile(tmp_path_factory):
     return report, str(root / "course")
 
 
+@pytest.mark.sandbox
 def test_a_hostile_submission_is_graded_in_full_and_shown_without_active_content(hostile):
     report, course = hostile
     (outcome,) = report.outcomes
