@@ -2,6 +2,7 @@ import os
 import sys
 
 import matplotlib
+import pytest
 
 matplotlib.use("Agg")
 TESTS = os.path.dirname(os.path.abspath(__file__))
@@ -10,9 +11,13 @@ for path in (TESTS, os.path.dirname(TESTS)):
         sys.path.insert(0, path)
 
 
-# Browser tests (tests/test_browser.py): select them with `-m browser`, skip them with `-m "not browser"`.
+# The markers, all here. Browser tests (tests/test_browser.py): select them with `-m browser`, skip
+# them with `-m "not browser"`. Tests marked `sandbox` grade or start sandboxed processes: where no
+# bubblewrap sandbox can start, they skip with the reason (the grader itself refuses to run there).
 def pytest_configure(config):
     config.addinivalue_line("markers", "browser: drives JupyterLab in Debian's chromium (Playwright)")
+    config.addinivalue_line("markers", "sandbox: needs a working bubblewrap sandbox; skipped with the reason "
+                            "where none can start")
     # nbgrader's own SQLAlchemy use warns on every autograde; autograder/__init__.py silences it
     # for users, and pytest, which resets warning filters per test, needs telling too.
     config.addinivalue_line("filterwarnings", "ignore:.*not in session.*")
@@ -23,3 +28,15 @@ def pytest_runtest_makereport(item, call):
     (test_browser.py's lab_kernels prints the JupyterLab server's log)."""
     if call.when == "call":
         item.call_failed = call.excinfo is not None
+
+
+def pytest_collection_modifyitems(config, items):
+    marked = [item for item in items if item.get_closest_marker("sandbox")]
+    if not marked:
+        return
+    from autograder.sandbox import probe
+    works, why = probe()
+    if not works:
+        skip = pytest.mark.skip(reason=f"no bubblewrap sandbox here: {why}")
+        for item in marked:
+            item.add_marker(skip)

