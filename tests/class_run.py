@@ -1,13 +1,14 @@
-"""Grade a class of 50 notebook-01 submissions, 20% of them faults, and report what held.
+"""Grade a class of notebook-01 submissions, honest and hostile, and report what held.
 
-    .venv/bin/python tests/class_run.py [--students 50] [--workers 2] [--out DIR]
+    .venv/bin/python tests/class_run.py [--honest 40] [--workers 2] [--out DIR]
 
-40 honest students (the solution, or the solution with one mistake from the
-notebook-01 bank) and 10 faulty ones drawn from tests/faults.py. The class is
-graded, then the honest students alone; the honest students' gradebook rows
-must be identical in both runs ("grades lost" counts those that differ). A
-fault "holds" when its submission gets exactly the outcome tests/faults.py
-expects. Not collected by pytest (no test_ prefix).
+The honest students (the solution, or the solution with one mistake from the
+notebook-01 bank; two of them are tests/faults.py's HONEST, whom the link faults
+point at) and one submission of each fault in CLASS_FAULTS. The class is graded,
+then the honest students alone; the honest students' gradebook rows must be
+identical in both runs ("grades lost" counts those that differ). A fault "holds"
+when its submission gets exactly the outcome tests/faults.py expects, files left
+out included. Not collected by pytest (no test_ prefix).
 """
 import argparse
 import os
@@ -22,10 +23,14 @@ for path in (TESTS, os.path.dirname(TESTS)):
     if path not in sys.path:
         sys.path.insert(0, path)
 
-# Faults drawn into the class: one of each kind that matters for the other students.
+# The faults in the class: one of each kind that matters for the other students, the kernel's
+# (time, memory, crashes, secrets, network) and the pipeline's (links, sizes, floods, odd ids).
 CLASS_FAULTS = ["fault-deadline", "fault-os-exit", "fault-segfault", "fault-memory-bomb", "fault-output-flood",
                 "fault-patch-modules", "fault-read-secrets", "fault-write-outside", "fault-network",
-                "fault-not-json", "fault-tests-deleted", "fault-infinite-loop", "fault-empty-student-folder"]
+                "fault-not-json", "fault-tests-deleted", "fault-infinite-loop", "fault-empty-student-folder",
+                "fault-link-to-solution", "fault-link-to-friend", "fault-dangling-link", "fault-link-loop",
+                "fault-linked-folder", "fault-big-file", "fault-update-flood", "fault-glob-[x]*?",
+                "fault-csv-a,b c", "fault-html-<img src=x onerror=alert(1)>"]
 SETTINGS = {"Execute.timeout": 30, "GradingExecute.deadline": 120,
             "SandboxedKernelManager.memory_limit": 3 * 1024 ** 3}
 
@@ -38,7 +43,7 @@ def main():
     from autograder import REPO, course
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--students", type=int, default=50)
+    parser.add_argument("--honest", type=int, default=40, help="honest students (at least 2)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", default=None, help="keep the grading folders here")
     args = parser.parse_args()
@@ -52,20 +57,17 @@ def main():
     cases = F.faults(targets)
 
     rng = random.Random(2024)
-    n_faulty = args.students // 5
-    faulty = [CLASS_FAULTS[i % len(CLASS_FAULTS)] for i in range(n_faulty)]
     mistakes = sorted(nb01.MISTAKES)
     class_dir, honest_dir = os.path.join(root, "submissions"), os.path.join(root, "honest-submissions")
-    honest = []
-    for i in range(args.students - n_faulty):
-        student = f"student-{i:02d}"
-        case = F.Case() if rng.random() < 0.4 else nb01.MISTAKES[rng.choice(mistakes)]
+    honest = dict(F.HONEST)
+    for i in range(args.honest - len(honest)):
+        honest[f"student-{i:02d}"] = F.Case() if rng.random() < 0.4 else nb01.MISTAKES[rng.choice(mistakes)]
+    for student, case in honest.items():
         for folder in (class_dir, honest_dir):
             F.write_fault(folder, student, case)
-        honest.append(student)
     attackers = {}
-    for i, name in enumerate(faulty):
-        student = f"student-{args.students - n_faulty + i:02d}-{name}"
+    for i, name in enumerate(CLASS_FAULTS):
+        student = f"student-{len(honest) + i:02d}-{name}"
         F.write_fault(class_dir, student, cases[name])
         attackers[student] = cases[name]
 
@@ -83,6 +85,8 @@ def main():
         else:
             got = {cell: score for (s, _, cell), (score, _) in cell_grades(targets.course, {student}).items()}
             ok = outcome is not None and outcome.ok and got == F.expected_grades(fault)
+        left_out = sorted(path for path, _ in outcome.left_out) if outcome else []
+        ok = ok and left_out == sorted(fault.left_out)
         held.append(ok)
         if not ok:
             print(f"FAULT NOT HELD: {student}: {outcome}", file=sys.stderr)
