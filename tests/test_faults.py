@@ -310,7 +310,8 @@ def test_the_kernel_cannot_write_the_gradebook_other_students_or_the_repository(
     # write "succeeds" without reaching anything real; what counts is that nothing here changed.
     cases = {**run["faults"], **F.HONEST}
     for name, digest in run["inputs"].items():
-        if not cases[name].left_out and "symbolic link" not in cases[name].failed:  # those: see section 14
+        taken = "symbolic link" not in cases[name].failed and "would show as HTML" not in cases[name].failed
+        if taken and not cases[name].left_out:  # the others: see section 14
             assert tree_digest(os.path.join(run["out"], "submitted", name)) == digest, name
     assert tree_digest(os.path.join(REPO, "solutions")) == run["repo_before"]
     assert not os.path.exists(os.path.join(REPO, "PWNED")) and not os.path.exists(os.path.join(run["out"], "PWNED"))
