@@ -141,13 +141,17 @@ class Report:
 MARKUP = set("<>&\"'`\\")
 
 
-def _is_utf8(name):
-    """Whether a file name decoded from the file system is text (not undecodable bytes)."""
+def id_problem(name):
+    """Why a folder name cannot be a student id ('' if it can): the gradebook and grades.csv need
+    text, and the formgrader must not show it as HTML. An undecodable name is reported escaped,
+    with backslashes, which this refuses in turn: neither form reaches the gradebook."""
     try:
         name.encode("utf-8")
-        return True
     except UnicodeEncodeError:
-        return False
+        return "is not valid UTF-8"
+    if set(name) & MARKUP:
+        return f"has characters the formgrader would show as HTML ({' '.join(sorted(set(name) & MARKUP))})"
+    return ""
 
 
 def shown(text):
@@ -181,17 +185,11 @@ def grade(submissions, out, workers=1, scheduler=None, progress=False, settings=
         folder = os.path.join(submissions, student)
         if student.startswith("."):
             continue
-        if not _is_utf8(student):   # the gradebook, grades.csv and nbgrader need text
+        why = id_problem(student)
+        if why:
             if intake.is_folder(folder) or os.path.islink(folder):
-                escaped = os.fsencode(student).decode("utf-8", "backslashreplace")
-                report.outcomes.append(Outcome(escaped, "-", error="the student's folder name is not valid "
-                                               "UTF-8: not graded; rename the folder"))
-            continue
-        if set(student) & MARKUP:
-            if intake.is_folder(folder) or os.path.islink(folder):
-                report.outcomes.append(Outcome(student, "-", error=(
-                    f"the student's folder name has characters the formgrader would show as HTML "
-                    f"({' '.join(sorted(set(student) & MARKUP))}): not graded; rename the folder")))
+                report.outcomes.append(Outcome(os.fsencode(student).decode("utf-8", "backslashreplace"), "-",
+                                               error=f"the student's folder name {why}: not graded; rename the folder"))
             continue
         if not intake.is_folder(folder):
             if os.path.islink(folder):
@@ -253,7 +251,7 @@ def grade(submissions, out, workers=1, scheduler=None, progress=False, settings=
                                            seconds=result.seconds, events=result.events,
                                            left_out=result.left_out))
         for outcome in report.outcomes:
-            if set(outcome.student) & MARKUP:   # refused above: no such id in the gradebook
+            if id_problem(outcome.student):   # refused above: no such id in the gradebook
                 continue
             gb.update_or_create_student(outcome.student)
             if outcome.ok:

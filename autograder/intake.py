@@ -13,6 +13,7 @@ What is left out is named with the reason, for the report and the student's feed
 import json
 import os
 import stat
+from collections import deque
 
 MiB = 1024 ** 2
 SUBMISSION_LIMIT = 50 * MiB
@@ -51,9 +52,9 @@ def _walk(folder, first=frozenset()):
     """([(relative path, size)] of the regular files, [(relative path, why)] left out), breadth
     first (the paths in `first` before the others), within MAX_ENTRIES and MAX_DEPTH; no link followed."""
     entries, left_out, seen = [], [], 0
-    queue = [""]
+    queue = deque([""])
     while queue:
-        rel = queue.pop(0)
+        rel = queue.popleft()
         try:
             names = sorted(os.listdir(os.path.join(folder, rel) if rel else folder),
                            key=lambda name: (os.path.join(rel, name) not in first, name))
