@@ -3,9 +3,57 @@
 The visible test cells call these with values worked out by hand in the cell
 itself; nothing here knows a correct implementation.
 """
+import os
+import sys
+import traceback
 import warnings
 
 import numpy as np
+
+_UTILS = os.path.dirname(os.path.abspath(__file__))
+
+
+class CheckFailed(AssertionError):
+    """A visible or hidden check that failed: its message is the diagnosis.
+
+    Shown by IPython (JupyterLab, nbgrader's Validate) through `_render_traceback_`: the
+    message first, then only the lines of notebook cells where the error arose, never
+    a frame inside `utils`. It is an AssertionError, so a test cell that raises it fails.
+    """
+
+    def _render_traceback_(self):
+        first, *rest = str(self).splitlines() or [""]
+        lines = [f"\x1b[0;31m\u2718 {first}\x1b[0m", *rest]
+        cause = self.__cause__
+        if cause is not None and not isinstance(cause, CheckFailed):
+            frames = _cell_frames(cause.__traceback__)
+            if frames:
+                lines += ["", f"{type(cause).__name__} raised in your code:", *frames]
+        return lines
+
+
+def _cell_frames(tb):
+    """Formatted frames of tb that belong to notebook cells (not to utils, NumPy or Python itself)."""
+    try:
+        cells = get_ipython().compile._filename_map   # noqa: F821 (IPython's own global)
+    except (NameError, AttributeError):
+        cells = {}
+    library = tuple({os.path.dirname(os.__file__), os.path.dirname(np.__path__[0]), _UTILS, sys.prefix})
+    lines = []
+    for frame in traceback.extract_tb(tb):
+        if frame.filename.startswith(library) and frame.filename not in cells:
+            continue
+        where = f"Cell In[{cells[frame.filename]}]" if frame.filename in cells else frame.filename
+        lines.append(f"  {where}, line {frame.lineno}, in {frame.name}")
+        if frame.line:
+            lines.append(f"    {frame.line.strip()}")
+    return lines
+
+
+def expect(condition, message):
+    """Fail with message (the diagnosis) unless condition holds: a test cell's `assert`."""
+    if not condition:
+        raise CheckFailed(message)
 
 
 def compare(name, got, expected):
@@ -40,7 +88,7 @@ def check_shape(name, got, shape):
         hint = " The numbers are there but the shape is not: check reshape, keepdims or a missing/extra axis."
     elif len(got_shape) == len(shape) + 1 or len(got_shape) + 1 == len(shape):
         hint = " One axis too many or too few: did you sum over the examples (or forget to)?"
-    raise AssertionError(f"{name} has shape {got_shape}, expected {tuple(shape)}.{hint}")
+    raise CheckFailed(f"{name} has shape {got_shape}, expected {tuple(shape)}.{hint}")
 
 
 def check_close(name, got, expected, *, rtol=1e-7, atol=1e-10, m=None, hints=()):
@@ -50,15 +98,15 @@ def check_close(name, got, expected, *, rtol=1e-7, atol=1e-10, m=None, hints=())
     hints: (wrong_value, message) pairs, for mistakes specific to one exercise.
     """
     if got is None:
-        raise AssertionError(f"{name} is None: did you forget to return it?")
+        raise CheckFailed(f"{name} is None: did you forget to return it?")
     expected = np.asarray(expected, dtype=np.float64)
     try:
         got_arr = np.asarray(got, dtype=np.float64)
     except (TypeError, ValueError):
-        raise AssertionError(f"{name} should be numeric, got {type(got).__name__}: {got!r}") from None
+        raise CheckFailed(f"{name} should be numeric, got {type(got).__name__}: {got!r}") from None
     check_shape(name, got_arr, expected.shape)
     if not np.all(np.isfinite(got_arr)):
-        raise AssertionError(
+        raise CheckFailed(
             f"{name} contains nan or inf: {got_arr}. Look for log(0), an overflowing exp, or 0/0.")
     if _is_close(got_arr, expected, rtol, atol):
         return
@@ -70,16 +118,16 @@ def check_close(name, got, expected, *, rtol=1e-7, atol=1e-10, m=None, hints=())
     diagnoses += [(np.asarray(v, dtype=np.float64), msg) for v, msg in hints]
     for wrong, message in diagnoses:
         if np.any(expected != 0) and _is_close(got_arr, np.broadcast_to(wrong, expected.shape), rtol, atol):
-            raise AssertionError(f"{name} is wrong: {message}\n  got      {got_arr}\n  expected {expected}")
+            raise CheckFailed(f"{name} is wrong: {message}\n  got      {got_arr}\n  expected {expected}")
     diff = float(np.max(np.abs(got_arr - expected)))
-    raise AssertionError(f"{name} is wrong (max difference {diff:.3g}).\n  got      {got_arr}\n  expected {expected}")
+    raise CheckFailed(f"{name} is wrong (max difference {diff:.3g}).\n  got      {got_arr}\n  expected {expected}")
 
 
 def check_probabilities(name, p):
     """Fail unless every entry of p lies in [0, 1]: a sigmoid output."""
     p = np.asarray(p, dtype=np.float64)
     if np.any(p < 0) or np.any(p > 1) or not np.all(np.isfinite(p)):
-        raise AssertionError(
+        raise CheckFailed(
             f"{name} should be probabilities in [0, 1], but ranges over [{p.min():.3g}, {p.max():.3g}]. "
             "Was the sigmoid applied to z = X w + b?")
 
@@ -89,18 +137,18 @@ def check_binary(name, pred, shape):
     pred = np.asarray(pred)
     check_shape(name, pred, shape)
     if not np.all(np.isin(pred, (0, 1))):
-        raise AssertionError(
+        raise CheckFailed(
             f"{name} should hold only 0 and 1, but has values such as {np.unique(pred)[:5]}. "
             "Threshold the probabilities: 1 where f >= 0.5, else 0.")
     if not np.issubdtype(pred.dtype, np.integer):
-        raise AssertionError(
+        raise CheckFailed(
             f"{name} has dtype {pred.dtype}; return integers, for example with .astype(int).")
 
 
 def check_unchanged(name, before, after):
     """Fail if an input array was modified by the function under test."""
     if not np.array_equal(before, after):
-        raise AssertionError(
+        raise CheckFailed(
             f"{name} was modified in place. Work on a copy (w = w_in.copy()) or write "
             "w = w - alpha * dj_dw instead of w -= alpha * dj_dw.")
 
@@ -112,7 +160,7 @@ def check_no_warnings(name, fn, *args):
         try:
             return fn(*args)
         except (FloatingPointError, RuntimeWarning) as err:
-            raise AssertionError(
+            raise CheckFailed(
                 f"{name} overflowed ({err}). np.exp(-z) overflows for large negative z: "
                 "use a formula that only ever exponentiates -|z|.") from None
 
@@ -127,35 +175,39 @@ def passed(name):
 # none of them computes a layer, a cost or a gradient itself.
 
 def check_call(name, fn, *args, hint=""):
-    """Return fn(*args); if it crashes on shapes or a missing key, fail with a message naming the likely cause.
+    """Return fn(*args); if it raises, fail with a message naming the likely cause (shapes, a missing key).
 
     hint: what to check, for example the shapes the product should have.
     """
     try:
         return fn(*args)
-    except ValueError as err:
+    except CheckFailed:
+        raise
+    except Exception as err:
         text = str(err)
-        if not any(word in text for word in ("mismatch", "shape", "broadcast", "align")):
-            raise
-        raise AssertionError(f"{name} crashed because shapes do not fit ({text}). {hint}".rstrip()) from err
-    except KeyError as err:
-        raise AssertionError(f"{name} crashed looking up the key {err}, which is not there. {hint}".rstrip()) from err
+        if isinstance(err, ValueError) and any(word in text for word in ("mismatch", "shape", "broadcast", "align")):
+            message = f"{name} crashed because shapes do not fit ({text}). {hint}"
+        elif isinstance(err, KeyError):
+            message = f"{name} crashed looking up the key {err}, which is not there. {hint}"
+        else:
+            message = f"{name} raised {type(err).__name__}: {text}"
+        raise CheckFailed(message.rstrip()) from err
 
 
 def check_keys(name, d, keys):
     """Fail unless d is a dict holding every one of keys."""
     if not isinstance(d, dict):
-        raise AssertionError(f"{name} should be a dict, got {type(d).__name__}.")
+        raise CheckFailed(f"{name} should be a dict, got {type(d).__name__}.")
     missing = [k for k in keys if k not in d]
     if missing:
-        raise AssertionError(f"{name} has no {', '.join(map(repr, missing))}; it should hold {', '.join(map(repr, keys))}.")
+        raise CheckFailed(f"{name} has no {', '.join(map(repr, missing))}; it should hold {', '.join(map(repr, keys))}.")
 
 
 def check_dict_unchanged(name, before, after):
     """Fail if an array in a dict (params, cache) was modified: before holds copies taken before the call."""
     for key, value in before.items():
         if key not in after or not np.array_equal(value, after[key]):
-            raise AssertionError(
+            raise CheckFailed(
                 f"{name}[{key!r}] was modified in place. Leave the inputs alone: W - alpha * dW makes a new "
                 f"array, W -= alpha * dW overwrites W itself; put the new arrays in a new dict.")
 
@@ -199,16 +251,16 @@ def check_gradients(grads, numerical, *, m=None, tol=1e-7, show=True):
     from utils.gradient_check import rel_error
 
     if not isinstance(grads, dict):
-        raise AssertionError(f"backward should return a dict of gradients, got {type(grads).__name__}.")
+        raise CheckFailed(f"backward should return a dict of gradients, got {type(grads).__name__}.")
     missing = [k for k in numerical if k not in grads]
     if missing:
-        raise AssertionError(f"the gradients have no {', '.join(missing)}: return a dict with the keys "
+        raise CheckFailed(f"the gradients have no {', '.join(missing)}: return a dict with the keys "
                              f"{', '.join(numerical)}.")
     errors, problems, shapes_ok = {}, {}, True
     for key, num in numerical.items():
         num = np.asarray(num, dtype=np.float64)
         if grads[key] is None:
-            raise AssertionError(f"{key} is None: did you forget to store it?")
+            raise CheckFailed(f"{key} is None: did you forget to store it?")
         dtype = np.asarray(grads[key]).dtype
         got = np.asarray(grads[key], dtype=np.float64)
         if dtype != np.float64:
@@ -238,4 +290,4 @@ def check_gradients(grads, numerical, *, m=None, tol=1e-7, show=True):
         lines.append("The last layer's gradients are right but earlier layers' are not, so the mistake is in how "
                      "the gradient flows back: dA_prev = dZ @ W.T, then the layer below's "
                      "dZ = activation_backward(dA_prev, its Z, its activation).")
-    raise AssertionError("backward disagrees with the numerical gradient:\n  " + "\n  ".join(lines))
+    raise CheckFailed("backward disagrees with the numerical gradient:\n  " + "\n  ".join(lines))

@@ -10,6 +10,8 @@ import contextlib
 import numpy as np
 import tensorflow as tf
 
+from utils.checks import CheckFailed
+
 keras = tf.keras
 
 # The activations a student may pick, recognised by their values on a few z.
@@ -74,21 +76,21 @@ def describe(model):
 
 def _check_is_model(fn_name, model):
     if model is None:
-        raise AssertionError(f"{fn_name} returned None: did you forget to return the model?")
+        raise CheckFailed(f"{fn_name} returned None: did you forget to return the model?")
     if not isinstance(model, keras.Model):
-        raise AssertionError(f"{fn_name} should return a Keras model, got {type(model).__name__}.")
+        raise CheckFailed(f"{fn_name} should return a Keras model, got {type(model).__name__}.")
 
 
 def check_input(model, n_features, fn_name="build_model"):
     """Fail unless the model was built for n_features inputs (it began with an Input of that shape)."""
     got = n_inputs(model)
     if got is None:
-        raise AssertionError(
+        raise CheckFailed(
             f"{fn_name}({n_features}) returned a model that has no Input yet, so Keras does not know how many "
             f"features come in and has created no weights. Begin the Sequential with "
             f"tf.keras.Input(shape=(n_features,)).")
     if got != n_features:
-        raise AssertionError(
+        raise CheckFailed(
             f"{fn_name}({n_features}) built a model for {got} input features, expected {n_features}: use the "
             f"argument, tf.keras.Input(shape=(n_features,)), not a fixed number.")
 
@@ -99,22 +101,22 @@ def check_architecture(model, n_features, units=(25, 15, 1), activations=("sigmo
     _check_is_model(fn_name, model)
     layers = dense_layers(model)
     if len(layers) != len(units):
-        raise AssertionError(
+        raise CheckFailed(
             f"the model has {len(layers)} layers, expected {len(units)} Dense layers with "
             f"{', '.join(map(str, units))} units.\n{describe(model)}")
     for k, (layer, n_units, activation, name) in enumerate(zip(layers, units, activations, names), 1):
         if type(layer).__name__ != "Dense":
-            raise AssertionError(f"layer {k} is a {type(layer).__name__}, expected a Dense layer.")
+            raise CheckFailed(f"layer {k} is a {type(layer).__name__}, expected a Dense layer.")
         if name is not None and layer.name != name:
-            raise AssertionError(f"layer {k} is named {layer.name!r}, expected {name!r}: pass name={name!r} to Dense.")
+            raise CheckFailed(f"layer {k} is named {layer.name!r}, expected {name!r}: pass name={name!r} to Dense.")
         if layer.units != n_units:
-            raise AssertionError(f"{layer.name} has {layer.units} units, expected {n_units}.")
+            raise CheckFailed(f"{layer.name} has {layer.units} units, expected {n_units}.")
         got = activation_name(layer)
         if got != activation:
-            raise AssertionError(
+            raise CheckFailed(
                 f"{layer.name} uses the {got} activation, expected {activation}: pass activation={activation!r}.")
     if model_name is not None and model.name != model_name:
-        raise AssertionError(f"the model is named {model.name!r}, expected {model_name!r}: "
+        raise CheckFailed(f"the model is named {model.name!r}, expected {model_name!r}: "
                              f"pass name={model_name!r} to Sequential.")
     check_input(model, n_features, fn_name)
 
@@ -124,13 +126,13 @@ def check_output_layer(model, n_features, fn_name="build_regression_model"):
     _check_is_model(fn_name, model)
     layers = dense_layers(model)
     if not layers or type(layers[-1]).__name__ != "Dense":
-        raise AssertionError("the model should end with a Dense layer of 1 unit.")
+        raise CheckFailed("the model should end with a Dense layer of 1 unit.")
     last = layers[-1]
     if last.units != 1:
-        raise AssertionError(f"the output layer {last.name} has {last.units} units, expected 1: one number per example.")
+        raise CheckFailed(f"the output layer {last.name} has {last.units} units, expected 1: one number per example.")
     got = activation_name(last)
     if got != "linear":
-        raise AssertionError(
+        raise CheckFailed(
             f"the output layer {last.name} uses the {got} activation, but a regression output must be able to take "
             f"any value: use activation='linear'.")
     check_input(model, n_features, fn_name)
@@ -139,13 +141,13 @@ def check_output_layer(model, n_features, fn_name="build_regression_model"):
 def check_param_counts(counts, n_features, units=(25, 15, 1)):
     """Check a student's {"layer1": ..., "total": ...} against the formula and Keras's count_params."""
     if not isinstance(counts, dict):
-        raise AssertionError(f"param_counts should be a dict, got {type(counts).__name__}.")
+        raise CheckFailed(f"param_counts should be a dict, got {type(counts).__name__}.")
     sizes = (n_features,) + tuple(units)
     total = 0
     for k, (n_in, n_units) in enumerate(zip(sizes, sizes[1:]), 1):
         key = f"layer{k}"
         if counts.get(key) is None:
-            raise AssertionError(f"param_counts has no value for {key!r}.")
+            raise CheckFailed(f"param_counts has no value for {key!r}.")
         got = counts[key]
         layer = keras.layers.Dense(n_units)
         layer.build((None, n_in))
@@ -159,12 +161,12 @@ def check_param_counts(counts, n_features, units=(25, 15, 1)):
                            (n_in + n_units, "W has one weight for every (input, unit) pair: multiply"),
                            (n_units, "only the biases: W has n_in x n_units weights too")]:
             if got == wrong:
-                raise AssertionError(f"param_counts[{key!r}] = {got} counts {why}. "
+                raise CheckFailed(f"param_counts[{key!r}] = {got} counts {why}. "
                                      f"Layer {k} has n_in = {n_in} inputs and {n_units} units.")
-        raise AssertionError(f"param_counts[{key!r}] = {got} is wrong. Layer {k} has n_in = {n_in} inputs and "
+        raise CheckFailed(f"param_counts[{key!r}] = {got} is wrong. Layer {k} has n_in = {n_in} inputs and "
                              f"{n_units} units: count the entries of W and of b.")
     if "total" in counts and counts["total"] != total:
-        raise AssertionError(f"param_counts['total'] = {counts['total']} is not the sum of the three layers.")
+        raise CheckFailed(f"param_counts['total'] = {counts['total']} is not the sum of the three layers.")
 
 
 def loss_of(model):
@@ -206,7 +208,7 @@ def computed_loss(model, y, y_pred):
 def _check_compiled(model, fn_name):
     _check_is_model(fn_name, model)
     if getattr(model, "optimizer", None) is None or getattr(model, "loss", None) is None:
-        raise AssertionError(f"{fn_name}'s model is not compiled: call model.compile(loss=..., optimizer=...) "
+        raise CheckFailed(f"{fn_name}'s model is not compiled: call model.compile(loss=..., optimizer=...) "
                              f"and return the model.")
 
 
@@ -215,20 +217,20 @@ def check_classification_loss(model, fn_name="compile_model"):
     _check_compiled(model, fn_name)
     name, from_logits = loss_of(model)
     if name == "mean_squared_error":
-        raise AssertionError(
+        raise CheckFailed(
             "the loss is MeanSquaredError, which is for regression. A 0/1 classifier with a sigmoid output is "
             "trained with BinaryCrossentropy, the loss of logistic regression.")
     if name != "binary_crossentropy":
-        raise AssertionError(f"the loss is {name}, expected BinaryCrossentropy.")
+        raise CheckFailed(f"the loss is {name}, expected BinaryCrossentropy.")
     if from_logits:
-        raise AssertionError(
+        raise CheckFailed(
             "the loss has from_logits=True, which tells Keras the outputs are z, before the sigmoid; but layer3 "
             "already applies the sigmoid, so the loss would apply a second one. Use BinaryCrossentropy() "
             "(from_logits=False).")
     # The loss Keras will compute: labels 1, 0 and predictions 3/4, 1/4 give -log(3/4) each.
     value = computed_loss(model, [[1.0], [0.0]], [[0.75], [0.25]])
     if value is not None and not np.isclose(value, np.log(4 / 3), rtol=1e-4):
-        raise AssertionError(
+        raise CheckFailed(
             f"for labels (1, 0) and predictions (3/4, 1/4) the compiled loss gives {value:.6f}, but the mean binary "
             f"cross-entropy is log(4/3) = {np.log(4 / 3):.6f}. Use BinaryCrossentropy() with its defaults.")
 
@@ -238,13 +240,13 @@ def check_regression_loss(model, fn_name="build_regression_model"):
     _check_compiled(model, fn_name)
     name, _ = loss_of(model)
     if name == "binary_crossentropy":
-        raise AssertionError("the loss is BinaryCrossentropy, which is for 0/1 labels. Regression is trained with "
+        raise CheckFailed("the loss is BinaryCrossentropy, which is for 0/1 labels. Regression is trained with "
                              "MeanSquaredError.")
     if name != "mean_squared_error":
-        raise AssertionError(f"the loss is {name}, expected MeanSquaredError.")
+        raise CheckFailed(f"the loss is {name}, expected MeanSquaredError.")
     value = computed_loss(model, [[1.0], [2.0]], [[1.5], [1.0]])
     if value is not None and not np.isclose(value, 0.625, rtol=1e-4):
-        raise AssertionError(f"for labels (1, 2) and predictions (1.5, 1) the compiled loss gives {value:.6f}, but "
+        raise CheckFailed(f"for labels (1, 2) and predictions (1.5, 1) the compiled loss gives {value:.6f}, but "
                              f"mean((y_hat - y)**2) = 0.625. Use MeanSquaredError() with its defaults.")
 
 
@@ -252,23 +254,23 @@ def check_optimizer(model):
     """Fail unless the model has an optimizer; return its class name (e.g. 'Adam')."""
     optimizer = getattr(model, "optimizer", None)
     if optimizer is None:
-        raise AssertionError("the model has no optimizer: pass optimizer=tf.keras.optimizers.Adam(...) to compile.")
+        raise CheckFailed("the model has no optimizer: pass optimizer=tf.keras.optimizers.Adam(...) to compile.")
     return type(optimizer).__name__
 
 
 def check_history(history, epochs, fn_name="fit_model"):
     """Fail unless history is what model.fit returns, for exactly this many epochs."""
     if history is None:
-        raise AssertionError(f"{fn_name} returned None: return what model.fit returns (a History).")
+        raise CheckFailed(f"{fn_name} returned None: return what model.fit returns (a History).")
     losses = getattr(history, "history", {}).get("loss") if isinstance(getattr(history, "history", None), dict) else None
     if losses is None:
-        raise AssertionError(f"{fn_name} should return what model.fit returns, a History whose .history['loss'] "
+        raise CheckFailed(f"{fn_name} should return what model.fit returns, a History whose .history['loss'] "
                              f"holds the cost after each epoch; got {type(history).__name__}.")
     if len(losses) != epochs:
-        raise AssertionError(f"training ran for {len(losses)} epochs, expected {epochs}: pass epochs=epochs to "
+        raise CheckFailed(f"training ran for {len(losses)} epochs, expected {epochs}: pass epochs=epochs to "
                              f"model.fit instead of a fixed number.")
     if not np.all(np.isfinite(losses)):
-        raise AssertionError(f"the loss became nan or inf during training: {losses}")
+        raise CheckFailed(f"the loss became nan or inf during training: {losses}")
     return np.asarray(losses, dtype=np.float64)
 
 
@@ -279,36 +281,36 @@ def check_weights_loaded(model, params):
         W, b = np.asarray(params[f"W{k}"]), np.asarray(params[f"b{k}"])
         weights = layer.get_weights()
         if len(weights) != 2:
-            raise AssertionError(f"{layer.name} holds {len(weights)} arrays, expected its kernel and bias.")
+            raise CheckFailed(f"{layer.name} holds {len(weights)} arrays, expected its kernel and bias.")
         kernel, bias = weights
         if kernel.shape == W.T.shape and kernel.shape != W.shape:
-            raise AssertionError(f"{layer.name}'s kernel has shape {kernel.shape}, the transpose of W{k} {W.shape}.")
+            raise CheckFailed(f"{layer.name}'s kernel has shape {kernel.shape}, the transpose of W{k} {W.shape}.")
         if not np.allclose(kernel, W, rtol=1e-6, atol=1e-7):
             if kernel.shape == W.T.shape and np.allclose(kernel, W.T, rtol=1e-6, atol=1e-7):
-                raise AssertionError(
+                raise CheckFailed(
                     f"{layer.name}'s kernel holds W{k} transposed. W{k} already has Keras's layout "
                     f"(n_in, n_units): set it unchanged.")
-            raise AssertionError(f"{layer.name}'s kernel is not W{k}: put W{k} and b{k} into layer {k}.")
+            raise CheckFailed(f"{layer.name}'s kernel is not W{k}: put W{k} and b{k} into layer {k}.")
         if not np.allclose(bias, b, rtol=1e-6, atol=1e-7):
-            raise AssertionError(f"{layer.name}'s bias is not b{k}.")
+            raise CheckFailed(f"{layer.name}'s bias is not b{k}.")
 
 
 def call_load(load_numpy_params, model, params):
     """Call the student's load_numpy_params, turning a shape error into a message about the layout."""
     if n_inputs(model) is None:
-        raise AssertionError("build_model's model has no weights yet (it has no Input), so there is nothing to load "
+        raise CheckFailed("build_model's model has no weights yet (it has no Input), so there is nothing to load "
                              "them into: fix build_model first.")
     try:
         out = load_numpy_params(model, params)
     except ValueError as err:
         text = str(err)
         if "shape" in text:
-            raise AssertionError(
+            raise CheckFailed(
                 "load_numpy_params crashed on a shape: a Dense kernel has shape (n_in, n_units), exactly the shape "
                 "of W in params, so set W unchanged (not transposed) and the bias b as it is.\n  " + text) from err
         raise
     if out is None:
-        raise AssertionError("load_numpy_params returned None: return the model.")
+        raise CheckFailed("load_numpy_params returned None: return the model.")
     return out
 
 
@@ -317,10 +319,10 @@ def check_same_predictions(model, X, expected, atol=1e-6, reference="numpy_forwa
     got = np.asarray(model.predict(X, verbose=0), dtype=np.float64)
     expected = np.asarray(expected, dtype=np.float64)
     if got.shape != expected.shape:
-        raise AssertionError(f"the Keras model predicts shape {got.shape}, {reference} shape {expected.shape}.")
+        raise CheckFailed(f"the Keras model predicts shape {got.shape}, {reference} shape {expected.shape}.")
     diff = float(np.max(np.abs(got - expected)))
     if not diff <= atol:
-        raise AssertionError(
+        raise CheckFailed(
             f"the kernels and biases are loaded, but the Keras model's predictions differ from {reference}'s by up "
             f"to {diff:.2g} (more than {atol:g}): do build_model and {reference} compute the same network, with a "
             f"sigmoid in every layer?\n{describe(model)}")

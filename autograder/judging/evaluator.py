@@ -519,7 +519,7 @@ def _error_output(err, tb, source):
     ename = "CellTimeoutError" if isinstance(err, (TestTimeout, KeyboardInterrupt)) else type(err).__name__
     evalue = str(err) if not isinstance(err, KeyboardInterrupt) else "the test ran out of time"
     lines = [f"\x1b[0;31m{ename}\x1b[0m: {evalue}"]
-    frames = getattr(err, "student_frames", "")
+    frames = getattr(err, "student_frames", "") or getattr(err.__cause__, "student_frames", "")
     if frames:
         lines += ["", "Raised in your code:", frames]
     where = [f for f in traceback.extract_tb(tb) if f.filename.startswith("<test")] if tb is not None else []
