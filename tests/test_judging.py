@@ -5,6 +5,7 @@ plain namespace, as JSON text both ways: what crosses is exactly what crosses in
 grading, so these tests pin the call semantics (values, identity, mutation, errors,
 warnings) and the refusals, in milliseconds.
 """
+import linecache
 import textwrap
 
 import numpy as np
@@ -247,3 +248,21 @@ def test_no_test_code_reaches_the_kernel():
     assert loop.test("_secret_name = 'HIDDEN'\nassert f(1) == 1\nassert _other == 2 if False else True")["ok"]
     text = " ".join(seen)
     assert "HIDDEN" not in text and "_secret_name" not in text and "_other" not in text
+
+
+def test_a_failed_check_shows_its_diagnosis_first_and_the_students_lines():
+    loop = Loop()
+    cell = "def forward(X):\n    return X @ np.ones((4, 1))\n"
+    linecache.cache["/tmp/ipykernel_1/2.py"] = (len(cell), None, cell.splitlines(True), "/tmp/ipykernel_1/2.py")
+    exec(compile(cell, "/tmp/ipykernel_1/2.py", "exec"), loop.student)   # defined in a notebook cell, as IPython does
+    loop.trusted("from utils.checks import check_call, check_close")
+    result = loop.test("""
+        check_close("the cost", 0.25, 0.75)
+    """)
+    assert not result["ok"] and result["error"]["traceback"][0] == "\x1b[0;31m\u2718 the cost is wrong (max difference 0.5).\x1b[0m"
+    result = loop.test("""
+        check_call("forward", forward, np.ones((2, 3)))
+    """)
+    shown = "\n".join(result["error"]["traceback"])
+    assert shown.startswith("\x1b[0;31m\u2718 forward crashed because shapes do not fit"), shown
+    assert "Raised in your code:" in shown and "return X @ np.ones((4, 1))" in shown, shown

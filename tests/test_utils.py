@@ -1,6 +1,8 @@
 """utils: data, gradient checking, student-facing checks and plots, against independent references."""
+import nbformat
 import numpy as np
 import pytest
+from nbclient import NotebookClient
 from scipy.optimize import approx_fprime
 from sklearn.datasets import load_digits
 
@@ -119,6 +121,25 @@ def test_probability_binary_unchanged_and_warning_checks():
     with pytest.raises(AssertionError, match="overflowed"):
         checks.check_no_warnings("sigmoid", naive, np.array([-1000.0]))
     assert checks.check_no_warnings("f", np.tanh, np.array([1.0])) == pytest.approx(np.tanh(1.0))
+
+
+def test_a_failed_check_in_a_kernel_shows_the_diagnosis_first_and_only_the_students_lines():
+    """What JupyterLab and Validate show: the kernel's error output for a failing check."""
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("import numpy as np\nfrom utils.checks import check_call, check_close, expect"),
+        nbformat.v4.new_code_cell("def forward(X):\n    Z = X @ np.ones((4, 1))\n    return Z"),
+        nbformat.v4.new_code_cell('check_close("sigmoid(ln 3)", 0.25, 0.75, hints=[(0.25, "that is g(-z).")])'),
+        nbformat.v4.new_code_cell('check_call("forward", forward, np.ones((2, 3)))'),
+        nbformat.v4.new_code_cell('expect(len([]) == 1, "J_history should hold one cost per iteration.")'),
+    ])
+    NotebookClient(nb, kernel_name="python3", allow_errors=True, timeout=120).execute()
+    shown = ["\n".join(cell.outputs[0]["traceback"]) for cell in nb.cells[2:]]
+    assert shown[0].startswith("\x1b[0;31m\u2718 sigmoid(ln 3) is wrong: that is g(-z).")
+    assert shown[1].startswith("\x1b[0;31m\u2718 forward crashed because shapes do not fit")
+    assert "ValueError raised in your code:" in shown[1] and "Z = X @ np.ones((4, 1))" in shown[1]
+    assert shown[2] == "\x1b[0;31m\u2718 J_history should hold one cost per iteration.\x1b[0m"
+    assert not any("utils" in text or "site-packages" in text for text in shown), shown
+    assert all(cell.outputs[0]["ename"] == "CheckFailed" for cell in nb.cells[2:])
 
 
 def test_compare_prints_exact_approx_and_maxdiff(capsys):
