@@ -210,7 +210,8 @@ def test_student_notebook_untouched(page, lab_kernels, lab_root, shots, notebook
 def test_student_gets_instant_feedback(page, lab_kernels, lab_root, shots, assignment):
     """A student types answers in the browser (the bank's sample mistakes, the solution elsewhere)
     and runs the cells down to the visible test of the last mistake: each mistake's visible test
-    shows the bank's message, as an AssertionError, and the other visible tests print a ✔ line."""
+    shows the bank's message as its first line (a course check's failure, no frame of utils), and the
+    other visible tests print a ✔ line."""
     from cases import notebook_names, solution_answers
     bank = _banks()[assignment]
     mistakes = [m for m in bank.SAMPLE_MISTAKES if bank.MISTAKES[m].says]
@@ -245,14 +246,16 @@ def test_student_gets_instant_feedback(page, lab_kernels, lab_root, shots, assig
             if not hits:
                 continue
             found.add(m)
-            assert any(e["ename"] == "AssertionError" for e in bs.errors(nb.cells[hits[0]])), \
-                f"mistake {m}: the message is not an AssertionError's"
+            failure = [e for e in bs.errors(nb.cells[hits[0]]) if e["ename"] == "CheckFailed"]
+            assert failure, f"mistake {m}: the message is not a course check's failure"
+            assert failure[0]["traceback"][0].startswith("\x1b[0;31m\u2718 "), failure[0]["traceback"]
+            assert not any("site-packages" in line or "/utils/" in line for line in failure[0]["traceback"])
             bs.cells(page).nth(hits[0]).scroll_into_view_if_needed()
             shots(page, f"feedback-{m}")
         ran = [i for i in tests if i <= max(targets)]
         for i in ran:
             errs = bs.errors(nb.cells[i])
-            assert all(e["ename"] == "AssertionError" for e in errs), f"visible test {i}: {errs}"
+            assert all(e["ename"] == "CheckFailed" for e in errs), f"visible test {i}: {errs}"
             if not errs:
                 assert "✔" in shown[i][1], f"visible test {i} passes but prints no ✔ line"
         others = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and i not in tests and bs.errors(c)]
