@@ -17,7 +17,7 @@ from cases import cell_by_id, solution_answers  # noqa: E402
 from utils.gradient_check import rel_error  # noqa: E402
 
 ASSIGNMENT = "02-mlp-numpy"
-ANSWERS = ("dense", "forward", "binary_cross_entropy", "mean_squared_error", "activation_backward",
+ANSWERS = ("sigmoid", "dense", "forward", "binary_cross_entropy", "mean_squared_error", "activation_backward",
            "dense_backward", "backward", "update_params", "train", "predict")
 
 tf = pytest.importorskip("tensorflow")
