@@ -113,3 +113,43 @@ def test_history_and_float64():
         layer = Dense(2)
     layer.build((None, 3))
     assert layer.kernel.dtype == "float64" and Dense(2).dtype == "float32"
+
+
+def test_adam_is_checked_by_class_and_learning_rate():
+    for optimizer in (tf.keras.optimizers.Adam(learning_rate=0.001), "adam"):
+        ok = model_of(3)
+        ok.compile(loss="binary_crossentropy", optimizer=optimizer)
+        assert kc.check_adam(ok, learning_rate=0.001) == "Adam"
+    for optimizer, match in [(None, "RMSprop, which is what compile uses when it is given no optimizer"),
+                             (tf.keras.optimizers.SGD(0.001), "SGD, plain"),
+                             (tf.keras.optimizers.Adam(0.01), "learning rate is 0.01, expected 0.001"),
+                             (tf.keras.optimizers.Nadam(0.001), "Nadam, expected Adam")]:
+        wrong = model_of(3)
+        wrong.compile(loss="binary_crossentropy", **({} if optimizer is None else {"optimizer": optimizer}))
+        fails(kc.check_adam, wrong, match=match)
+    fails(kc.check_adam, model_of(3), match="not compiled")
+
+
+def test_hidden_nonlinear_accepts_a_network_and_refuses_a_linear_model():
+    kc.check_hidden_nonlinear(model_of(2, units=(16, 1), acts=("relu", "sigmoid")), 2, "build_circles_model")
+    kc.check_hidden_nonlinear(model_of(2, units=(8, 8, 1), acts=("linear", tf.nn.tanh, "sigmoid")), 2, "f")
+    fails(kc.check_hidden_nonlinear, model_of(2, units=(16, 8, 1), acts=("linear", None, "sigmoid")), 2, "f",
+          match="every hidden layer is linear")
+    fails(kc.check_hidden_nonlinear, model_of(2, units=(1,), acts=("sigmoid",)), 2, "f", match="no hidden layer")
+    fails(kc.check_hidden_nonlinear, model_of(2, units=(16, 1), acts=("relu", "linear")), 2, "f",
+          match="Dense\\(1, activation='sigmoid'\\)")
+    fails(kc.check_hidden_nonlinear, model_of(3, units=(16, 1), acts=("relu", "sigmoid")), 2, "f",
+          match="built a model for 3 input features")
+
+
+def test_decision_boundaries_and_the_cost_plot_label():
+    import matplotlib
+    matplotlib.use("Agg")
+    from utils.plots import plot_cost, plot_decision_boundaries
+    X = np.array([[0.0, 0.0], [1.0, 1.0], [0.0, 1.0], [1.0, 0.0]])
+    fig = plot_decision_boundaries({"a model": model_of(2, units=(3, 1), acts=("relu", "sigmoid")),
+                                    "a function": lambda G: (G[:, 0] > 0.5).astype(float)}, X, [0, 1, 0, 1],
+                                   resolution=20)
+    assert [ax.get_title() for ax in fig.axes[:2]] == ["a model", "a function"]
+    assert plot_cost([3, 2, 1], xlabel="epoch").axes[0].get_xlabel() == "epoch"
+    assert plot_cost([3, 2, 1]).axes[0].get_xlabel() == "iteration"

@@ -8,6 +8,7 @@ Nothing here builds, compiles or trains the course's models: the students write 
 import contextlib
 
 import numpy as np
+from scipy.special import expit
 import tensorflow as tf
 
 from utils.checks import CheckFailed
@@ -17,7 +18,7 @@ keras = tf.keras
 # The activations a student may pick, recognised by their values on a few z.
 _Z = np.array([-4.0, -1.5, -0.5, 0.0, 0.5, 1.5, 4.0])
 _ACTIVATIONS = {
-    "sigmoid": 1.0 / (1.0 + np.exp(-_Z)),
+    "sigmoid": expit(_Z),
     "relu": np.maximum(_Z, 0.0),
     "linear": _Z,
     "tanh": np.tanh(_Z),
@@ -256,6 +257,54 @@ def check_optimizer(model):
     if optimizer is None:
         raise CheckFailed("the model has no optimizer: pass optimizer=tf.keras.optimizers.Adam(...) to compile.")
     return type(optimizer).__name__
+
+
+def check_adam(model, learning_rate=0.001, fn_name="compile_model"):
+    """Fail unless the model was compiled with the Adam optimizer at this learning rate."""
+    _check_compiled(model, fn_name)
+    name = type(model.optimizer).__name__
+    if name == "RMSprop":
+        raise CheckFailed(
+            "the optimizer is RMSprop, which is what compile uses when it is given no optimizer. Pass the one the "
+            f"lecture recommends: optimizer=Adam(learning_rate={learning_rate:g}).")
+    if name == "SGD":
+        raise CheckFailed(
+            "the optimizer is SGD, plain (mini-batch) gradient descent. Use Adam, which scales each parameter's "
+            f"step by running averages of its gradient: optimizer=Adam(learning_rate={learning_rate:g}).")
+    if name != "Adam":
+        raise CheckFailed(f"the optimizer is {name}, expected Adam: optimizer=Adam(learning_rate={learning_rate:g}).")
+    rate = model.optimizer.get_config().get("learning_rate")
+    try:
+        rate = float(rate)
+    except (TypeError, ValueError):
+        raise CheckFailed("Adam's learning rate should be a number, "
+                          f"Adam(learning_rate={learning_rate:g}), not a schedule.") from None
+    if not np.isclose(rate, learning_rate, rtol=1e-6):
+        raise CheckFailed(f"Adam's learning rate is {rate:g}, expected {learning_rate:g}: "
+                          f"Adam(learning_rate={learning_rate:g}).")
+    return name
+
+
+def check_hidden_nonlinear(model, n_features, fn_name):
+    """For a classifier that must beat logistic regression: Dense layers ending in one sigmoid unit, with
+    at least one hidden layer whose activation is not linear (else the network is a linear model)."""
+    _check_is_model(fn_name, model)
+    layers = dense_layers(model)
+    if any(type(layer).__name__ != "Dense" for layer in layers):
+        raise CheckFailed(f"{fn_name} should build a model of Dense layers only.\n{describe(model)}")
+    if not layers or layers[-1].units != 1 or activation_name(layers[-1]) != "sigmoid":
+        raise CheckFailed("the output layer should be Dense(1, activation='sigmoid'): one probability f per "
+                          f"example.\n{describe(model)}")
+    hidden = layers[:-1]
+    if not hidden:
+        raise CheckFailed("the model has no hidden layer: Dense(1, activation='sigmoid') alone is logistic "
+                          "regression, whose decision boundary is a straight line. Add a hidden Dense layer "
+                          "with the ReLU activation before the output layer.")
+    if all(activation_name(layer) == "linear" for layer in hidden):
+        raise CheckFailed("every hidden layer is linear, so the whole network computes a linear function of x "
+                          "before the output's sigmoid: it is logistic regression again, with a straight "
+                          f"boundary. Give the hidden layer a nonlinear activation such as 'relu'.\n{describe(model)}")
+    check_input(model, n_features, fn_name)
 
 
 def check_history(history, epochs, fn_name="fit_model"):

@@ -33,11 +33,11 @@ def plot_digits(X, y, predictions=None, n=24, cols=8, title=None):
     return fig
 
 
-def plot_cost(history, ylabel="cost J", title="Cost during training", log=False):
-    """Plot the cost after each iteration (or epoch)."""
+def plot_cost(history, ylabel="cost J", title="Cost during training", log=False, xlabel="iteration"):
+    """Plot the cost after each iteration of gradient descent, or (xlabel="epoch") after each epoch."""
     fig, ax = plt.subplots(figsize=(6, 3.5))
     ax.plot(np.arange(1, len(history) + 1), history)
-    ax.set_xlabel("iteration")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if log:
         ax.set_yscale("log")
@@ -113,5 +113,34 @@ def plot_hardest(X, y, probabilities, n=16, cols=8, title=None):
     n_wrong = int(np.sum((p >= 0.5).astype(int) != y))
     fig.suptitle(f"{title + ': ' if title else ''}{n_wrong} misclassified of {len(p)}"
                  + ("" if n_wrong else "; the least confident shown"))
+    fig.tight_layout()
+    return fig
+
+
+def plot_decision_boundaries(models, X, y, resolution=100, title=None):
+    """Side by side, each model's decision boundary f(x) = 0.5 over 2-D data X (m, 2) coloured by label y.
+
+    models: {title: model}, where a model is a Keras model (its predict is used) or a callable
+    mapping an (k, 2) array to probabilities f of shape (k,) or (k, 1). The background shades
+    f from 0 (blue) to 1 (red); the black line is where f = 0.5, where the prediction changes.
+    """
+    X, y = np.asarray(X, dtype=np.float64), np.ravel(y)
+    pad = 0.25 * (X.max(axis=0) - X.min(axis=0))
+    (x0_min, x1_min), (x0_max, x1_max) = X.min(axis=0) - pad, X.max(axis=0) + pad
+    g0, g1 = np.meshgrid(np.linspace(x0_min, x0_max, resolution), np.linspace(x1_min, x1_max, resolution))
+    grid = np.column_stack([g0.ravel(), g1.ravel()])
+    fig, axes = plt.subplots(1, len(models), figsize=(4.2 * len(models), 3.9), squeeze=False)
+    for ax, (name, model) in zip(axes.flat, models.items()):
+        predict = (lambda G, m=model: m.predict(G, verbose=0)) if hasattr(model, "predict") else model
+        f = np.asarray(predict(grid), dtype=np.float64).reshape(g0.shape)
+        ax.contourf(g0, g1, f, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.35)
+        ax.contour(g0, g1, f, levels=[0.5], colors="black", linewidths=1.5)
+        for label, marker in ((0, "o"), (1, "^")):
+            ax.scatter(X[y == label, 0], X[y == label, 1], s=14, marker=marker, edgecolors="k", linewidths=0.3,
+                       color="C0" if label == 0 else "C3", label=f"y = {label}")
+        ax.set(title=name, xlabel="$x_1$", ylabel="$x_2$")
+        ax.legend(loc="lower right", fontsize=8)
+    if title:
+        fig.suptitle(title)
     fig.tight_layout()
     return fig

@@ -14,12 +14,16 @@ _L1 = 'Dense(25, activation="sigmoid", name="layer1")'
 _L2 = 'Dense(15, activation="sigmoid", name="layer2")'
 _L3 = 'Dense(1, activation="sigmoid", name="layer3")'
 
-_FAKE_HISTORY = 'history.history["loss"] = list(np.linspace(0.5, 0.01, 100))'
 EDITS = {
     "faked_training_results": insert_before(
-        ("test_training", _FAKE_HISTORY + "\ntest_accuracy = 1.0"),
-        ("test_regression_training", "reg_" + _FAKE_HISTORY + "\nmse_numpy = 0.0")),
+        ("test_training", 'history.history["loss"] = list(np.linspace(0.5, 0.01, 100))\ntest_accuracy = 1.0'),
+        ("test_circles_training", 'circles_history.history["loss"] = list(np.linspace(0.7, 0.05, 30))'),
+        ("test_regression_training", 'reg_history.history["loss"] = list(np.linspace(0.5, 0.01, 50))\nmse_numpy = 0.0')),
 }
+
+_KERAS_ADAM = ("def adam_step(w, g, m, v, t, alpha=0.001, beta1=0.9, beta2=0.999, epsilon=1e-7):\n"
+               "    m = beta1 * m + (1 - beta1) * g\n"
+               "    v = beta2 * v + (1 - beta2) * g ** 2\n")
 
 MISTAKES = {
     "hidden_layer_relu": Case(
@@ -36,7 +40,7 @@ MISTAKES = {
                "test_load_numpy_params_hidden"), says="has no Input"),
     "param_counts_without_biases": Case(
         {"param_counts": (
-        'param_counts = {"layer1": 64 * 25, "layer2": 25 * 15, "layer3": 15 * 1}\n'
+        'param_counts = {"layer1": 784 * 25, "layer2": 25 * 15, "layer3": 15 * 1}\n'
         'param_counts["total"] = sum(param_counts.values())')},
         loses=("test_param_counts",), says="counts only the weights"),
     "mse_for_classification": Case(
@@ -55,14 +59,16 @@ MISTAKES = {
         {"fit_model": (
         "def fit_model(model, X, y, epochs=100):\n"
         "    return model.fit(X, y, epochs=10, verbose=0)")},
-        loses=("test_fit_model", "test_fit_model_hidden", "test_regression_training", "test_training"),
+        loses=("test_circles_training", "test_fit_model", "test_fit_model_hidden", "test_regression_training",
+               "test_training"),
         says="training ran for 10 epochs"),
     # Trains only 7 epochs, then overwrites the results the notebook prints (EDITS below).
     "faked_training_results": Case(
         {"fit_model": (
         "def fit_model(model, X, y, epochs=100):\n"
         "    return model.fit(X, y, epochs=min(epochs, 7), verbose=0)")},
-        loses=("test_regression_training", "test_training"), edit=EDITS['faked_training_results']),
+        loses=("test_circles_training", "test_regression_training", "test_training"),
+        edit=EDITS['faked_training_results']),
     "numpy_forward_linear_output": Case(
         {"numpy_network": (
         "def numpy_forward(X, params):\n"
@@ -74,7 +80,7 @@ MISTAKES = {
         "def numpy_cost(X, y, params):\n"
         "    f = 1 / (1 + np.exp(-numpy_forward(X, params)))\n"
         "    return float(np.mean(-y * np.log(f) - (1 - y) * np.log(1 - f)))")},
-        loses=("test_load_numpy_params", "test_numpy_network", "test_numpy_network_hidden"), says="that is Z3"),
+        loses=("test_numpy_network", "test_numpy_network_hidden"), says="that is Z3"),
     "weights_transposed": Case(
         {"load_numpy_params": (
         "def load_numpy_params(model, params):\n"
@@ -91,6 +97,41 @@ MISTAKES = {
         "    return model")},
         loses=("test_build_regression_model", "test_build_regression_model_hidden", "test_regression_training"),
         says="uses the sigmoid activation"),
+    "compile_default_optimizer": Case(
+        {"compile_model": (
+        "def compile_model(model):\n"
+        "    model.compile(loss=BinaryCrossentropy())   # the lecture's line, without an optimizer\n"
+        "    return model")},
+        loses=("test_compile_model_optimizer",), says="RMSprop"),
+    "adam_without_bias_correction": Case(
+        {"adam_step": _KERAS_ADAM + "    return w - alpha * m / (np.sqrt(v) + epsilon), m, v"},
+        loses=("test_adam_step", "test_adam_step_hidden"), says="the bias correction is missing"),
+    "adam_epsilon_inside_the_square_root": Case(
+        {"adam_step": _KERAS_ADAM + (
+            "    m_hat, v_hat = m / (1 - beta1 ** t), v / (1 - beta2 ** t)\n"
+            "    return w - alpha * m_hat / np.sqrt(v_hat + epsilon), m, v")},
+        loses=("test_adam_step", "test_adam_step_hidden"), says="epsilon is inside the square root"),
+    "n_updates_as_a_fraction": Case(
+        {"n_updates": "n_updates = 100 * 270 / 32"},
+        loses=("test_n_updates",), says="should be a whole number"),
+    "concept_answers_wrong": Case(
+        {"n_updates": "n_updates = 100 * (270 // 32)", "price_activation": 'price_activation = "linear"'},
+        loses=("test_n_updates", "test_price_activation")),
+    "depth_model_still_linear": Case(
+        {"build_circles_model": (
+        "def build_circles_model(n_features):\n"
+        "    return Sequential([tf.keras.Input(shape=(n_features,)), Dense(16, activation='linear'),\n"
+        "                       Dense(16), Dense(1, activation='sigmoid')])")},
+        loses=("test_build_circles_model", "test_circles_training"), says="every hidden layer is linear"),
+    "collapse_keeps_only_the_last_bias": Case(
+        {"collapse_linear": (
+        "def collapse_linear(params):\n"
+        "    L = len(params) // 2\n"
+        "    W = params['W1']\n"
+        "    for l in range(2, L + 1):\n"
+        "        W = W @ params[f'W{l}']\n"
+        "    return W, params[f'b{L}']")},
+        loses=("test_collapse_linear", "test_collapse_linear_hidden"), says="only the last layer's bias"),
 }
 
 ALTERNATIVES = {
@@ -122,7 +163,7 @@ ALTERNATIVES = {
 ),
     "assign_by_name_and_logaddexp": Case(
         {
-        "param_counts": 'param_counts = {"layer1": 1625, "layer2": 390, "layer3": 16, "total": 2031}',
+        "param_counts": 'param_counts = {"layer1": 19625, "layer2": 390, "layer3": 16, "total": 20031}',
         "fit_model": (
             "def fit_model(model, X, y, epochs=100):\n"
             "    history = model.fit(x=X, y=y, batch_size=32, epochs=epochs, verbose=0, shuffle=True)\n"
@@ -145,6 +186,40 @@ ALTERNATIVES = {
             "        layer.kernel.assign(params[f'W{l}'])\n"
             "        layer.bias.assign(params[f'b{l}'])\n"
             "    return model"),
+    },
+),
+    "adam_on_corrected_averages_and_other_forms": Case(
+        {
+        "adam_step": (
+            "def adam_step(w, g, m, v, t, alpha=0.001, beta1=0.9, beta2=0.999, epsilon=1e-7):\n"
+            "    m_new = beta1 * m + (1 - beta1) * g\n"
+            "    v_new = beta2 * v + (1 - beta2) * np.square(g)\n"
+            "    m_hat = m_new / (1 - beta1 ** t)\n"
+            "    v_hat = v_new / (1 - beta2 ** t)\n"
+            "    epsilon_hat = epsilon / np.sqrt(1 - beta2 ** t)   # Keras's epsilon, moved onto sqrt(v_hat)\n"
+            "    return w - alpha * m_hat / (np.sqrt(v_hat) + epsilon_hat), m_new, v_new"),
+        "collapse_linear": (
+            "def collapse_linear(params):\n"
+            "    def net(A):\n"
+            "        l = 1\n"
+            "        while f'W{l}' in params:\n"
+            "            A = A @ params[f'W{l}'] + params[f'b{l}']\n"
+            "            l += 1\n"
+            "        return A\n"
+            "    n = params['W1'].shape[0]\n"
+            "    b = net(np.zeros((1, n)))[0]\n"
+            "    return net(np.eye(n)) - b, b"),
+        "build_circles_model": (
+            "def build_circles_model(n_features):\n"
+            "    model = tf.keras.Sequential()\n"
+            "    model.add(tf.keras.Input(shape=(n_features,)))\n"
+            "    model.add(tf.keras.layers.Dense(32, activation=tf.nn.relu))\n"
+            "    model.add(tf.keras.layers.Dense(8, activation='tanh'))\n"
+            "    model.add(tf.keras.layers.Dense(1, activation=tf.nn.sigmoid))\n"
+            "    return model"),
+        "n_updates": "import math\nm = X_train.shape[0]\nn_updates = 100 * math.ceil(m / 32)",
+        "price_activation": 'price_activation = "ReLU"',
+        "linear_model_params": "linear_model_params = np.int64(X_train.shape[1] + 1)",
     },
 ),
 }
