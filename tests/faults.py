@@ -28,11 +28,14 @@ MAX_SCORE = sum(POINTS.values())
 # predict returns probabilities: test_predict, test_predict_hidden and test_accuracy fail, nothing else.
 WRONG_PREDICT = "def predict(X, w, b):\n    return sigmoid(X @ w + b)"
 WRONG_PREDICT_ZEROS = ("test_predict", "test_predict_hidden", "test_accuracy")
+# A predict that breaks, kills or hangs the kernel when called also loses the concept check after it,
+# whose answer the broken kernel never defines.
+BROKEN_AFTER_PREDICT = WRONG_PREDICT_ZEROS + ("test_answer_3",)
 
 # Strings only the hidden tests contain: none may reach a student's feedback, or a kernel's output.
 HIDDEN_SECRETS = ("BEGIN HIDDEN TESTS", "default_rng(101)", "default_rng(202)", "default_rng(303)",
                   "default_rng(404)", "default_rng(505)", "LogisticRegression(C=", "labels=[0, 1]",
-                  "_X @ _w + 0.1 >= 0", "compute_cost with m=", "w after 1500 iterations")
+                  "_X @ _w + 0.1 >= 0", "compute_cost with m=", "w after 1500 iterations", "default_rng(606)")
 # Strings only the solution notebook contains.
 SOLUTION_SECRETS = ("BEGIN SOLUTION", "np.logaddexp(0.0, z) - y * z")
 
@@ -133,6 +136,8 @@ get_ipython().set_custom_exc((Exception,), lambda *a, **k: None)
 # ------------------------------------------------------------------ judged outside the kernel (issue 11)
 
 ALL_TESTS = tuple(POINTS)
+# The concept checks read plain values, which the function-only attacks below leave as the solution's.
+FUNCTION_TESTS = tuple(k for k in POINTS if not k.startswith("test_answer_"))
 
 # Finding 1: an execute_result (and every other kind of output) before the test's error.
 DISPLAYHOOK = {grade_id: f"def {grade_id}(*a):\n    get_ipython().displayhook('full marks')\n    return 0"
@@ -422,8 +427,9 @@ def faults(targets=None):
         "fault-deadline": Case(what="sigmoid loops forever: every test calling it times out until the "
                                    "notebook's deadline, then the rest are not run",
                                 answers={"sigmoid": "def sigmoid(z):\n    while True:\n        pass"},
-                                loses=tuple(k for k in POINTS if k not in ("test_compute_cost",
-                                                                          "test_compute_cost_hidden"))),
+                                loses=tuple(k for k in POINTS if k not in ("test_answer_1", "test_compute_cost",
+                                                                          "test_compute_cost_hidden",
+                                                                          "test_answer_2"))),
         # 2. the kernel dies
         "fault-os-exit": Case(what="os._exit(1) in an answer cell", answers=_after("sigmoid", "import os\nos._exit(1)"),
                                failed="the grading kernel died while running cell"),
@@ -512,14 +518,14 @@ def faults(targets=None):
                                        answers={"compute_cost": "def compute_cost(X, y, w, b):\n"
                                                                 "    return float((2 * np.log(4 / 3) + np.log(4)) / 3)",
                                                 "predict": WRONG_PREDICT},
-                                       loses=("test_compute_cost_hidden", "test_compute_gradient", "test_accuracy",
-                                              "test_predict", "test_predict_hidden")),
+                                       loses=("test_compute_cost_hidden", "test_gradient_descent_history",
+                                              "test_accuracy", "test_predict", "test_predict_hidden")),
         # 13. judged outside the kernel: outputs, IPython, lying values, the agent, hidden code
         "fault-displayhook": Case(what="every answer publishes 'full marks' as an execute_result (and as "
                                        "display data and print) before returning nothing useful",
-                                  answers=DISPLAYHOOK, loses=ALL_TESTS),
+                                  answers=DISPLAYHOOK, loses=FUNCTION_TESTS),
         "fault-output-kinds": Case(what="answers that display, publish, print and write numbers before returning "
-                                        "nothing useful", answers=OUTPUT_KINDS, loses=ALL_TESTS),
+                                        "nothing useful", answers=OUTPUT_KINDS, loses=FUNCTION_TESTS),
         "fault-transform-cell": Case(what="no answers; IPython's transform_cell patched on the class to blank "
                                           "any cell that checks", blank=True,
                                      edit=insert_before(("sigmoid", PATCH_TRANSFORM_CELL)), loses=ALL_TESTS),
@@ -529,7 +535,7 @@ def faults(targets=None):
         "fault-forged-replies": Case(what="the kernel's execute handler replaced to forge every silent reply",
                                      answers=_after("sigmoid", FORGE_REPLIES), loses=ALL_TESTS),
         "fault-lying-values": Case(what="functions return objects that lie about their type and agree with "
-                                        "anything", answers=LIARS, loses=ALL_TESTS),
+                                        "anything", answers=LIARS, loses=FUNCTION_TESTS),
         "fault-forged-agent": Case(what="the grader's agent replaced: calls return their own argument and zero "
                                         "every input", answers=_after("sigmoid", FORGE_AGENT),
                                    loses=ALL_TESTS),
@@ -538,13 +544,13 @@ def faults(targets=None):
         "fault-kernel-hooks": Case(what="AST transformer, pre_run_cell, excepthook, AssertionError, settrace, a "
                                         "fake numpy, an instance run_cell and a renamed kernelspec; predict wrong",
                                    answers={"predict": WRONG_PREDICT + "\n" + KERNEL_HOOKS}, edit=_rename_kernelspec,
-                                   loses=WRONG_PREDICT_ZEROS),
+                                   loses=BROKEN_AFTER_PREDICT),
         "fault-dies-in-call": Case(what="predict ends the kernel when a test calls it", answers={"predict": DIES_IN_CALL},
-                                   loses=WRONG_PREDICT_ZEROS),
+                                   loses=BROKEN_AFTER_PREDICT),
         "fault-hangs-in-call": Case(what="predict ignores interrupts when a test calls it",
-                                    answers={"predict": HANGS_IN_CALL}, loses=WRONG_PREDICT_ZEROS),
+                                    answers={"predict": HANGS_IN_CALL}, loses=BROKEN_AFTER_PREDICT),
         "fault-floods-in-call": Case(what="predict displays 4 MB when a test calls it",
-                                     answers={"predict": FLOODS_IN_CALL}, loses=WRONG_PREDICT_ZEROS),
+                                     answers={"predict": FLOODS_IN_CALL}, loses=BROKEN_AFTER_PREDICT),
         "fault-prints-in-call": Case(what="a correct predict that prints 3 MB each time: kept short, no points lost",
                                      answers={"predict": PRINTS_IN_CALL}),
         "fault-too-big": Case(what="predict returns a 48 MB array", answers={"predict": TOO_BIG},

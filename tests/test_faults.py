@@ -26,7 +26,7 @@ from autograder.sandbox import probe
 from cases import cell_by_id, stock_autograde
 
 GiB = 1024 ** 3
-SETTINGS = {"Execute.timeout": 10, "GradingExecute.deadline": 45, "SandboxedKernelManager.memory_limit": 3 * GiB,
+SETTINGS = {"Execute.timeout": 10, "GradingExecute.deadline": 65, "SandboxedKernelManager.memory_limit": 3 * GiB,
             "GradingExecute.flood_chars": 1_000_000}
 SANDBOXED = probe()[0]
 # One grading run serves the whole module: under `pytest -n --dist loadgroup` it stays on one worker.
