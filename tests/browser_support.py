@@ -437,12 +437,16 @@ def untouched_problems(nb):
       or a cascade NameError;
     - any other code cell (data, training, plots that use the exercises) runs or fails with
       NotImplementedError or a cascade NameError;
-    - a cascade NameError names a variable that an earlier cell which failed would have bound;
+    - a format check of a concept answer (a locked, ungraded cell that calls expect) fails with a
+      failed check or a cascade NameError;
+    - a cascade NameError names a variable that an earlier cell which failed would have bound, or that
+      no released cell binds after an unfinished exercise (a concept answer the student assigns);
     - nothing prints a line with "✔" (no visible test passes).
     """
     exercises = [i for i, c in enumerate(nb.cells) if is_exercise(c)]
     if not exercises:
         return ["no exercise cell"], 0
+    released_binds = set().union(*(bound_names(c.source) for c in nb.cells if c.cell_type == "code"))
     problems, failed_binds, visible_tests = [], set(), 0
     for i, cell in enumerate(nb.cells):
         if cell.cell_type != "code" or not cell.source.strip():
@@ -462,11 +466,15 @@ def untouched_problems(nb):
             allowed = {"NotImplementedError"}
         elif i < exercises[0]:
             allowed = set()
+        elif nbgrader_meta(cell).get("locked") and "expect(" in cell.source:
+            allowed = {"CheckFailed", "NameError"}
         else:
             allowed = {"NotImplementedError", "NameError"}
+        unfinished = any(is_exercise(c) and errors(c) for c in nb.cells[:i])
         for e in errs:
             missing = re.search(r"name '(\w+)' is not defined", e.get("evalue", ""))
-            cascade = bool(missing) and missing.group(1) in failed_binds
+            cascade = bool(missing) and (missing.group(1) in failed_binds
+                                         or (unfinished and missing.group(1) not in released_binds))
             if e["ename"] not in allowed or (e["ename"] == "NameError" and not cascade):
                 problems.append(f"cell {i}: unexpected {e['ename']}: {e.get('evalue', '')[:200]}")
         if errs:
@@ -474,3 +482,15 @@ def untouched_problems(nb):
     if not visible_tests:
         problems.append("no visible test cell")
     return problems, visible_tests
+
+
+# What a passing concept check prints instead of a ✔: its form is checked, its value only when graded.
+CHECKED_WHEN_GRADED = "whether it is right is"
+
+
+def shown_error(error):
+    """The text a page shows for an error output: a course check's message (rendered "✘ message",
+    without its class name), otherwise the exception's class name."""
+    if error["ename"] == "CheckFailed":
+        return (error.get("evalue") or "").splitlines()[0][:60] if error.get("evalue") else "✘"
+    return error["ename"]
