@@ -448,7 +448,7 @@ def faults(targets=None):
                                                while True:
                                                    chunks.append(np.empty(100 * 1024 ** 2, dtype=np.uint8))
                                            finally:
-                                               print("reserved MiB:", 100 * len(chunks))
+                                               print(f"reserved MiB: {100 * len(chunks)}")
                                        _bomb()""")),
         # 4. output
         "fault-output-flood": Case(what="prints a million lines",
@@ -518,8 +518,8 @@ def faults(targets=None):
                                        answers={"compute_cost": "def compute_cost(X, y, w, b):\n"
                                                                 "    return float((2 * np.log(4 / 3) + np.log(4)) / 3)",
                                                 "predict": WRONG_PREDICT},
-                                       loses=("test_compute_cost_hidden", "test_gradient_descent_history",
-                                              "test_accuracy", "test_predict", "test_predict_hidden")),
+                                       loses=("test_compute_cost_hidden", "test_accuracy", "test_predict",
+                                              "test_predict_hidden")),
         # 13. judged outside the kernel: outputs, IPython, lying values, the agent, hidden code
         "fault-displayhook": Case(what="every answer publishes 'full marks' as an execute_result (and as "
                                        "display data and print) before returning nothing useful",

@@ -31,7 +31,8 @@ MISTAKES = {
         loses=("test_compute_cost", "test_compute_cost_hidden"), says="(1 - y) log(1 - f)"),
     "cost_hard_coded": Case(
         {"compute_cost": "def compute_cost(X, y, w, b):\n    return float((2 * np.log(4 / 3) + np.log(4)) / 3)"},
-        loses=("test_accuracy", "test_compute_cost_hidden", "test_gradient_descent_history")),
+        # gradient_descent is right: its bookkeeping is judged by the student's own cost, constant here
+        loses=("test_accuracy", "test_compute_cost_hidden")),
     "gradient_sign_flipped": Case(
         {"compute_gradient": ("def compute_gradient(X, y, w, b):\n"
                               "    err = y - sigmoid(X @ w + b)\n"
