@@ -131,7 +131,9 @@ def plot_decision_boundaries(models, X, y, resolution=100, title=None):
     grid = np.column_stack([g0.ravel(), g1.ravel()])
     fig, axes = plt.subplots(1, len(models), figsize=(4.2 * len(models), 3.9), squeeze=False)
     for ax, (name, model) in zip(axes.flat, models.items()):
-        predict = (lambda G, m=model: m.predict(G, verbose=0)) if hasattr(model, "predict") else model
+        # one batch for the whole grid: predict's default of 32 rows would take hundreds of steps
+        predict = (lambda G, m=model: m.predict(G, batch_size=len(G), verbose=0)) if hasattr(model, "predict") \
+            else model
         f = np.asarray(predict(grid), dtype=np.float64).reshape(g0.shape)
         ax.contourf(g0, g1, f, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.35)
         ax.contour(g0, g1, f, levels=[0.5], colors="black", linewidths=1.5)
