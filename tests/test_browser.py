@@ -226,8 +226,16 @@ def test_student_gets_instant_feedback(page, lab_kernels, lab_root, shots, assig
         shutil.copy(os.path.join(NOTEBOOKS, assignment, name), lab_root / rel)
         original = _read(lab_root, rel)
         tests = [i for i, c in enumerate(original.cells) if bs.is_test(c) and bs.has_statements(c.source)]
-        targets = [next(t for t in tests if t > i) for i, c in enumerate(original.cells)
-                   if bs.is_exercise(c) and bs.nbgrader_meta(c).get("grade_id") in mistaken_ids]
+        exercises = [i for i, c in enumerate(original.cells) if bs.is_exercise(c)]
+
+        def last_test_of(i):
+            """The exercise's last visible test before the next exercise (an answer may have two test
+            cells, e.g. gradient_descent's update and bookkeeping), else the first test after it."""
+            following = next((e for e in exercises if e > i), len(original.cells))
+            return max([t for t in tests if i < t < following] or [next(t for t in tests if t > i)])
+
+        targets = [last_test_of(i) for i in exercises
+                   if bs.nbgrader_meta(original.cells[i]).get("grade_id") in mistaken_ids]
         if not targets:
             continue
         bs.open_notebook(page, lab_kernels, rel)
