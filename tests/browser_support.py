@@ -447,7 +447,7 @@ def untouched_problems(nb):
     if not exercises:
         return ["no exercise cell"], 0
     released_binds = set().union(*(bound_names(c.source) for c in nb.cells if c.cell_type == "code"))
-    problems, failed_binds, visible_tests = [], set(), 0
+    problems, failed_binds, visible_tests, unfinished = [], set(), 0, False
     for i, cell in enumerate(nb.cells):
         if cell.cell_type != "code" or not cell.source.strip():
             continue
@@ -470,7 +470,6 @@ def untouched_problems(nb):
             allowed = {"CheckFailed", "NameError"}
         else:
             allowed = {"NotImplementedError", "NameError"}
-        unfinished = any(is_exercise(c) and errors(c) for c in nb.cells[:i])
         for e in errs:
             missing = re.search(r"name '(\w+)' is not defined", e.get("evalue", ""))
             cascade = bool(missing) and (missing.group(1) in failed_binds
@@ -479,6 +478,7 @@ def untouched_problems(nb):
                 problems.append(f"cell {i}: unexpected {e['ename']}: {e.get('evalue', '')[:200]}")
         if errs:
             failed_binds |= bound_names(cell.source)
+            unfinished = unfinished or is_exercise(cell)
     if not visible_tests:
         problems.append("no visible test cell")
     return problems, visible_tests
@@ -491,6 +491,7 @@ CHECKED_WHEN_GRADED = "whether it is right is"
 def shown_error(error):
     """The text a page shows for an error output: a course check's message (rendered "✘ message",
     without its class name), otherwise the exception's class name."""
-    if error["ename"] == "CheckFailed":
-        return (error.get("evalue") or "").splitlines()[0][:60] if error.get("evalue") else "✘"
-    return error["ename"]
+    if error["ename"] != "CheckFailed":
+        return error["ename"]
+    lines = (error.get("evalue") or "").splitlines()
+    return lines[0][:60] if lines else "✘"
