@@ -13,15 +13,15 @@ the order of batches, and prints min / median / max of:
   (test_training);
 - the same network with ReLU hidden layers after 50 epochs (the activations section, not graded);
 - on the rings (make_circles, random_state=0, the last 100 of 400 points held out), after 30 epochs
-  with Adam(0.01): the held-out accuracy of the solution's build_circles_model (test_circles_training)
-  and of logistic regression, a single Dense(1, sigmoid) (not graded; the notebook's contrast);
+  with Adam(0.01): the held-out accuracy of the solution's build_circles_model (test_circles_training);
+  logistic regression, the notebook's contrast, is scikit-learn's exact optimum, the same on every seed
+  (held-out accuracy 0.46, f(x) between 0.488 and 0.512: not graded, not measured here);
 - the regression model's MSE after 50 epochs (test_regression_training).
 
 Measured with TensorFlow 2.21 / Keras 3.15 on 2 CPU cores, seeds 0-19 (min / median / max):
 digits cost 0.0077 / 0.0112 / 0.0216, held-out accuracy 1.000 on every seed; ReLU cost after 50 epochs
-0.0009 / 0.0017 / 0.0030; rings: the network's held-out accuracy 0.99 / 1.00 / 1.00, logistic
-regression's 0.37 / 0.48 / 0.67; regression MSE after 50 epochs 0.0100 / 0.0104 / 0.0109. The
-notebook's bands: cost < 0.05, accuracy >= 0.97, rings accuracy >= 0.9, regression MSE < 0.03.
+0.0009 / 0.0017 / 0.0030; rings: the network's held-out accuracy 0.99 / 1.00 / 1.00; regression MSE
+after 50 epochs 0.0100 / 0.0104 / 0.0109. The notebook's bands: cost < 0.05, accuracy >= 0.97, rings accuracy >= 0.9, regression MSE < 0.03.
 Each seed takes about 30 s on an idle machine (over a minute on a loaded one).
 """
 import argparse
@@ -72,24 +72,20 @@ def measure(seed):
 
     Xc_train, yc_train, Xc_test, yc_test = (ns[k] for k in ("X_circ_train", "y_circ_train", "X_circ_test",
                                                             "y_circ_test"))
-    accuracies = []
-    for build in (lambda: ns["Sequential"]([tf.keras.Input(shape=(2,)), ns["Dense"](1, activation="sigmoid")]),
-                  lambda: ns["build_circles_model"](2)):
-        tf.keras.utils.set_random_seed(seed)
-        circles = build()
-        circles.compile(loss=ns["BinaryCrossentropy"](), optimizer=ns["Adam"](learning_rate=0.01))
-        tf.keras.utils.set_random_seed(seed + 100)
-        ns["fit_model"](circles, Xc_train, yc_train, epochs=30)
-        accuracies.append(float(np.mean((circles.predict(Xc_test, verbose=0) >= 0.5) == yc_test)))
-    logistic_accuracy, circles_accuracy = accuracies
+    tf.keras.utils.set_random_seed(seed)
+    circles = ns["build_circles_model"](2)
+    circles.compile(loss=ns["BinaryCrossentropy"](), optimizer=ns["Adam"](learning_rate=0.01))
+    tf.keras.utils.set_random_seed(seed + 100)
+    ns["fit_model"](circles, Xc_train, yc_train, epochs=30)
+    circles_accuracy = float(np.mean((circles.predict(Xc_test, verbose=0) >= 0.5) == yc_test))
 
     X_reg, y_reg = ns["make_regression_data"](m=200, seed=0)
     tf.keras.utils.set_random_seed(seed)
     reg_model = ns["build_regression_model"](X_reg.shape[1])
     ns["fit_model"](reg_model, X_reg, y_reg, epochs=50)
     mse = float(np.mean((reg_model.predict(X_reg, verbose=0) - y_reg) ** 2))
-    row = (seed, cost, accuracy, relu_cost, circles_accuracy, logistic_accuracy, mse)
-    print("seed %2d  cost %.4f  accuracy %.3f  relu cost %.5f  rings: network %.3f, logistic %.3f  "
+    row = (seed, cost, accuracy, relu_cost, circles_accuracy, mse)
+    print("seed %2d  cost %.4f  accuracy %.3f  relu cost %.5f  rings: network %.3f  "
           "regression MSE %.4f" % row, flush=True)
     return row
 
@@ -105,10 +101,10 @@ def main(argv=None):
 
     print(f"\nover {len(rows)} seeds: min / median / max")
     for k, name in enumerate(["digits cost after 100 epochs", "held-out accuracy", "ReLU cost after 50 epochs",
-                              "rings: the network's held-out accuracy", "rings: logistic regression's",
+                              "rings: the network's held-out accuracy",
                               "regression MSE after 50 epochs"], start=1):
         values = np.array([row[k] for row in rows])
-        print(f"  {name:34s} {values.min():.4f} / {np.median(values):.4f} / {values.max():.4f}")
+        print(f"  {name:38s} {values.min():.4f} / {np.median(values):.4f} / {values.max():.4f}")
     return 0
 
 
