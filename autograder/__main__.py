@@ -30,7 +30,7 @@ def main(argv=None):
     p.add_argument("--no-sandbox", **NO_SANDBOX)
     args = parser.parse_args(argv)
 
-    from autograder import course  # imported late: nbgrader is slow to import
+    from autograder import course, nbgrader_setup  # imported late: nbgrader is slow to import
 
     if args.command == "release":
         print(f"released to {course.release(args.dest, only=args.assignment)}")
@@ -42,7 +42,7 @@ def main(argv=None):
     settings = {"SandboxedKernelManager.sandbox": False} if args.no_sandbox else {}
     try:
         # One line saying how kernels will run; a sandbox that cannot start stops here, not per student.
-        limits = sandbox.limit_settings(course.load_config(settings))
+        limits = sandbox.limit_settings(nbgrader_setup.load_config(settings))
         print(f"sandbox: {sandbox.require(limits['sandbox'], required=limits['require_sandbox'])}", flush=True)
         if args.command == "grade":
             report = course.grade(args.submissions, args.out, workers=args.workers,

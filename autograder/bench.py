@@ -21,9 +21,7 @@ import time
 import nbformat
 
 from autograder import REPO, SOLUTIONS, assignments
-
-sys.path.insert(0, os.path.join(REPO, "tests"))
-from cases import solution_answers, write_submission  # noqa: E402
+from autograder.submissions import solution_answers, write_submission
 
 
 def make_class(root, assignment, n):

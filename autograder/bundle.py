@@ -13,7 +13,7 @@ import shutil
 import tempfile
 import zipfile
 
-from autograder import NOTEBOOKS, REPO
+from autograder import NOTEBOOKS, REPO, markers
 
 UTILS = os.path.join(REPO, "utils")
 README_TEMPLATE = os.path.join(REPO, "autograder", "student_README.md")
@@ -24,7 +24,6 @@ NOT_FOR_STUDENTS = {"pytest", "pytest-xdist", "playwright", "distributed"}
 # Never in a bundle: build products, caches, and anything of nbgrader's grading side.
 IGNORE = ["__pycache__", "*.pyc", "build", "dist", "*.egg-info", ".ipynb_checkpoints", ".pytest_cache",
           "*.db", "gradebook*", ".*"]
-FORBIDDEN_MARKERS = ["### BEGIN SOLUTION", "### END SOLUTION", "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"]
 FORBIDDEN_NAMES = {"solutions", "autograder", "submitted", "autograded", "feedback", "source", "release",
                    "gradebook.db", "grades.csv", "nbgrader_config.py"}
 
@@ -93,7 +92,7 @@ def problems(folder):
                     text = f.read()
             except UnicodeDecodeError:
                 continue
-            for marker in FORBIDDEN_MARKERS:
+            for marker in markers.ALL:
                 if marker in text:
                     found.append(f"{os.path.join(rel, name)}: contains {marker!r}")
     return found

@@ -13,34 +13,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from nbgrader.api import Gradebook
-from nbgrader.apps import NbGraderAPI
-from nbgrader.coursedir import CourseDirectory
-from traitlets.config import PyFileConfigLoader
 
-from autograder import CONFIG_FILE, NOTEBOOKS, SOLUTIONS, assignments, intake
+from autograder import NOTEBOOKS, SOLUTIONS, assignments, intake
 from autograder.export import QuotedCsvExport
+from autograder.nbgrader_setup import error_summary, load_config, nbgrader_api
 from autograder.pool import WorkerPool
-from autograder.worker import Job, error_summary, grade_submission, read_tree, write_tree
-
-
-def load_config(settings=None, **course):
-    """nbgrader_config.py with CourseDirectory settings overridden by **course.
-
-    settings: further overrides as {"Class.trait": value}, e.g. {"Execute.timeout": 10}.
-    """
-    config = PyFileConfigLoader(os.path.basename(CONFIG_FILE), os.path.dirname(CONFIG_FILE)).load_config()
-    for key, value in course.items():
-        config.CourseDirectory[key] = value
-    for key, value in (settings or {}).items():
-        section, trait = key.rsplit(".", 1)
-        config[section][trait] = value
-    return config
-
-
-def nbgrader_api(config):
-    """An NbGraderAPI on the course folder that config describes."""
-    coursedir = CourseDirectory(config=config)
-    return NbGraderAPI(coursedir=coursedir, config=config)
+from autograder.worker import Job, grade_submission, read_tree, write_tree
 
 
 def _require(result, what):

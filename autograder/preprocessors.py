@@ -14,22 +14,7 @@ from nbgrader.api import Gradebook
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import List, Unicode
 
-HIDDEN_BEGIN = "### BEGIN HIDDEN TESTS"
-HIDDEN_END = "### END HIDDEN TESTS"
-
-
-def strip_hidden(source):
-    """The source with every hidden-test region removed."""
-    kept, hidden = [], False
-    for line in source.splitlines():
-        if HIDDEN_BEGIN in line:
-            hidden = True
-        elif HIDDEN_END in line:
-            hidden = False
-        elif not hidden:
-            kept.append(line)
-    return "\n".join(kept)
-
+from autograder.markers import BEGIN_HIDDEN, strip_hidden
 
 class HideHiddenTests(NbGraderPreprocessor):
     """In feedback, replace hidden tests' code and output by a one-line verdict.
@@ -39,7 +24,7 @@ class HideHiddenTests(NbGraderPreprocessor):
     """
 
     def preprocess_cell(self, cell, resources, index):
-        if cell.cell_type != "code" or HIDDEN_BEGIN not in cell.source:
+        if cell.cell_type != "code" or BEGIN_HIDDEN not in cell.source:
             return cell, resources
         failed = utils.has_failed(cell)
         visible = strip_hidden(cell.source).rstrip()

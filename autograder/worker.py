@@ -8,7 +8,6 @@ The result carries the scores and the files nbgrader wrote; the caller records
 them in the one gradebook (see autograder.course.record).
 """
 import os
-import re
 import shutil
 import sys
 import tempfile
@@ -64,24 +63,6 @@ def write_tree(folder, files):
 MAX_NOTEBOOK_BYTES = 50 * 1024 ** 2
 STUDENT = "student"
 NBGRADER_FILES = ["timestamp.txt", "submission_secret.txt"]   # written by nbgrader's submit and collect
-
-_EXCEPTION_LINE = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Failed|Exceeded)): (.+)$")
-
-
-def error_summary(result):
-    """Why an nbgrader API call failed, in one line: our SubmissionFailed message if there is one,
-    else the last exception line of the logged traceback, else the last line of the log."""
-    text = (result.get("error") or "") + "\n" + (result.get("log") or "")
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    for line in reversed(lines):
-        if "SubmissionFailed: " in line:
-            return line.split("SubmissionFailed: ", 1)[1][:300]
-    for line in reversed(lines):
-        match = _EXCEPTION_LINE.match(line)
-        if match:
-            return f"{match.group(1).rsplit('.', 1)[-1]}: {match.group(2)}"[:300]
-    return lines[-1][:300] if lines else "unknown error"
-
 
 def submission_problem(job):
     """A clear reason this submission cannot be graded at all, or '' when nbgrader can take it."""
@@ -148,7 +129,7 @@ def grade_submission(job, step=None):
     from nbgrader.api import Gradebook, MissingEntry
 
     from autograder import judge
-    from autograder.course import load_config, nbgrader_api
+    from autograder.nbgrader_setup import error_summary, load_config, nbgrader_api
     from autograder.sandbox import isolation_label
 
     started = time.perf_counter()

@@ -15,6 +15,8 @@ import subprocess
 import time
 import urllib.request
 
+from nbgrader import utils as nbgrader_utils
+
 try:
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 except ImportError:  # browser tests skip then (missing_browser)
@@ -371,12 +373,11 @@ def nbgrader_meta(cell):
 
 
 def is_exercise(cell):
-    return cell.cell_type == "code" and bool(nbgrader_meta(cell).get("solution"))
+    return cell.cell_type == "code" and nbgrader_utils.is_solution(cell)
 
 
 def is_test(cell):
-    return cell.cell_type == "code" and bool(nbgrader_meta(cell).get("grade")) \
-        and not nbgrader_meta(cell).get("solution")
+    return cell.cell_type == "code" and nbgrader_utils.is_grade(cell) and not nbgrader_utils.is_solution(cell)
 
 
 def has_statements(source):

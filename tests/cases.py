@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 import nbformat
 from nbgrader.api import Gradebook
 
-from autograder import NOTEBOOKS, SOLUTIONS, assignments
-
-SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
+from autograder import SOLUTIONS, assignments
+from autograder.submissions import (filled_notebooks, notebook_names, solution_answers,  # noqa: F401 (for tests)
+                                    write_submission)
 
 
 @dataclass(frozen=True)
@@ -30,50 +30,6 @@ class Case:
     blank: bool = False     # the release as handed out, no answer filled in
     left_out: tuple = ()    # paths in the submission the grader must leave out (links, files over the limit)
     what: str = ""          # one line for people
-
-
-def notebook_names(assignment):
-    return sorted(f for f in os.listdir(os.path.join(SOLUTIONS, assignment)) if f.endswith(".ipynb"))
-
-
-def solution_answers(assignment):
-    """{grade_id: source} of every answer cell in the solution, markers removed."""
-    answers = {}
-    for name in notebook_names(assignment):
-        nb = nbformat.read(os.path.join(SOLUTIONS, assignment, name), as_version=4)
-        for cell in nb.cells:
-            meta = cell.metadata.get("nbgrader", {})
-            if meta.get("solution"):
-                lines = [ln for ln in cell.source.splitlines() if ln.strip() not in SOLUTION_MARKERS]
-                answers[meta["grade_id"]] = "\n".join(lines)
-    return answers
-
-
-def filled_notebooks(assignment, answers, source=NOTEBOOKS):
-    """{notebook file name: notebook from source (the release) with the given answer cells filled in}."""
-    filled = {}
-    for name in notebook_names(assignment):
-        nb = nbformat.read(os.path.join(source, assignment, name), as_version=4)
-        for cell in nb.cells:
-            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-            if grade_id in answers:
-                cell.source = answers[grade_id]
-        filled[name] = nb
-    return filled
-
-
-def write_submission(root, student, assignment, answers=None, edit=None):
-    """Write root/student/assignment/*.ipynb: the release with answers filled in.
-
-    answers=None leaves the release untouched; edit(nb) may change a notebook further.
-    """
-    folder = os.path.join(root, student, assignment)
-    os.makedirs(folder, exist_ok=True)
-    for name, nb in filled_notebooks(assignment, answers or {}).items():
-        if edit is not None:
-            edit(nb)
-        nbformat.write(nb, os.path.join(folder, name))
-    return folder
 
 
 def write_case(root, student, assignment, case):
@@ -122,14 +78,23 @@ def expected_grades(assignment, case):
     return {cell: 0.0 if cell in case.loses else points for cell, points in test_cells(assignment).items()}
 
 
-def cell_grades(course, assignment, students=None):
-    """{student: {test cell: auto_score}} from a course folder's gradebook."""
-    grades = {}
+def gradebook_cells(course, assignment, students=None):
+    """{(student, notebook, test cell): (auto_score, needs_manual_grade)} from a course folder's gradebook."""
+    cells = {}
     with Gradebook(f"sqlite:///{os.path.join(course, 'gradebook.db')}") as gb:
         for submission in gb.find_assignment(assignment).submissions:
             if students is None or submission.student.id in students:
-                grades[submission.student.id] = {g.name: g.auto_score for nb in submission.notebooks
-                                                 for g in nb.grades}
+                for nb in submission.notebooks:
+                    for g in nb.grades:
+                        cells[(submission.student.id, nb.name, g.name)] = (g.auto_score, g.needs_manual_grade)
+    return cells
+
+
+def cell_grades(course, assignment, students=None):
+    """{student: {test cell: auto_score}} from a course folder's gradebook."""
+    grades = {}
+    for (student, _, cell), (score, _) in gradebook_cells(course, assignment, students).items():
+        grades.setdefault(student, {})[cell] = score
     return grades
 
 

@@ -38,7 +38,7 @@ SETTINGS = {"Execute.timeout": 30, "GradingExecute.deadline": 120,
 def main():
     import faults as F
     from banks import nb01
-    from test_faults import cell_grades  # noqa: E402 - helpers shared with the fault tests
+    from cases import gradebook_cells
 
     from autograder import REPO, course
 
@@ -83,15 +83,16 @@ def main():
         if fault.failed:
             ok = outcome is not None and not outcome.ok and fault.failed in outcome.error
         else:
-            got = {cell: score for (s, _, cell), (score, _) in cell_grades(targets.course, {student}).items()}
+            cells = gradebook_cells(targets.course, F.ASSIGNMENT, {student})
+            got = {cell: score for (_, _, cell), (score, _) in cells.items()}
             ok = outcome is not None and outcome.ok and got == F.expected_grades(fault)
         left_out = sorted(path for path, _ in outcome.left_out) if outcome else []
         ok = ok and left_out == sorted(fault.left_out)
         held.append(ok)
         if not ok:
             print(f"FAULT NOT HELD: {student}: {outcome}", file=sys.stderr)
-    graded_class = cell_grades(targets.course, set(honest))
-    graded_alone = cell_grades(os.path.join(root, "honest"), set(honest))
+    graded_class = gradebook_cells(targets.course, F.ASSIGNMENT, set(honest))
+    graded_alone = gradebook_cells(os.path.join(root, "honest"), F.ASSIGNMENT, set(honest))
     lost = sorted({s for (s, _, _) in set(graded_class) | set(graded_alone)
                    if {k: v for k, v in graded_class.items() if k[0] == s}
                    != {k: v for k, v in graded_alone.items() if k[0] == s}})

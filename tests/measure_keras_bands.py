@@ -21,7 +21,8 @@ the order of batches, and prints min / median / max of:
 Measured with TensorFlow 2.21 / Keras 3.15 on 2 CPU cores, seeds 0-19 (min / median / max):
 digits cost 0.0077 / 0.0112 / 0.0216, held-out accuracy 1.000 on every seed; ReLU cost after 50 epochs
 0.0009 / 0.0017 / 0.0030; rings: the network's held-out accuracy 0.99 / 1.00 / 1.00; regression MSE
-after 50 epochs 0.0100 / 0.0104 / 0.0109. The notebook's bands: cost < 0.05, accuracy >= 0.97, rings accuracy >= 0.9, regression MSE < 0.03.
+after 50 epochs 0.0100 / 0.0104 / 0.0109. The notebook's bands: cost < 0.05, accuracy >= 0.97, rings
+accuracy >= 0.9, regression MSE < 0.03.
 Each seed takes about 30 s on an idle machine (over a minute on a loaded one).
 """
 import argparse

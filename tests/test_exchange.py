@@ -24,7 +24,7 @@ from nbgrader.exchange.default import (ExchangeFetchAssignment, ExchangeFetchFee
                                        ExchangeSubmit)
 from traitlets.config import Config
 
-from autograder import REPO, SOLUTIONS, assignments, course
+from autograder import REPO, SOLUTIONS, assignments, course, nbgrader_setup
 
 pytestmark = pytest.mark.sandbox
 SOLVED = "01-logistic-regression"
@@ -35,7 +35,7 @@ def _student_app(cls, home, exchange, student, assignment=""):
     """One of nbgrader's student-side exchange apps, configured as `nbgrader fetch_assignment ...`
     run in the student's home folder on a hub would be."""
     c = Config()
-    c.CourseDirectory.course_id = course.load_config().CourseDirectory.course_id
+    c.CourseDirectory.course_id = nbgrader_setup.load_config().CourseDirectory.course_id
     c.CourseDirectory.root = str(home)
     c.CourseDirectory.assignment_id = assignment
     c.CourseDirectory.student_id = student
@@ -49,11 +49,11 @@ def _student_app(cls, home, exchange, student, assignment=""):
 
 
 def _instructor(course_dir, exchange):
-    c = course.load_config(root=str(course_dir), source_directory=SOLUTIONS, release_directory="release",
+    c = nbgrader_setup.load_config(root=str(course_dir), source_directory=SOLUTIONS, release_directory="release",
                            db_url=f"sqlite:///{course_dir / 'gradebook.db'}")
     c.Exchange.root = str(exchange)
     c.ExchangeCollect.check_owner = False  # every student here is the same OS user
-    return course.nbgrader_api(c)
+    return nbgrader_setup.nbgrader_api(c)
 
 
 def _ok(result, what):
@@ -102,7 +102,7 @@ def _round_trip(root):
 
 def _check_release_puts_every_assignment_in_the_exchange(hub):
     root, exchange, course_dir, homes, steps = hub
-    course_id = course.load_config().CourseDirectory.course_id
+    course_id = nbgrader_setup.load_config().CourseDirectory.course_id
     for a in assignments():
         outbound = exchange / course_id / "outbound" / a
         assert sorted(os.listdir(outbound)) == sorted(os.listdir(os.path.join(SOLUTIONS, a))), a

@@ -24,7 +24,7 @@ from nbgrader.api import Gradebook, MissingEntry
 import faults as F
 from autograder import REPO, course
 from autograder.sandbox import probe
-from cases import cell_by_id, stock_autograde
+from cases import cell_by_id, gradebook_cells, stock_autograde
 
 GiB = 1024 ** 3
 SETTINGS = {"Execute.timeout": 10, "GradingExecute.deadline": 65, "SandboxedKernelManager.memory_limit": 3 * GiB,
@@ -82,20 +82,8 @@ def tree_digest(folder):
     return digest.hexdigest()
 
 
-def cell_grades(out, students=None):
-    """{(student, notebook, cell): (auto_score, needs_manual_grade)} from a course folder's gradebook."""
-    grades = {}
-    with Gradebook(f"sqlite:///{os.path.join(out, 'gradebook.db')}") as gb:
-        for submission in gb.find_assignment(F.ASSIGNMENT).submissions:
-            if students is None or submission.student.id in students:
-                for nb in submission.notebooks:
-                    for g in nb.grades:
-                        grades[(submission.student.id, nb.name, g.name)] = (g.auto_score, g.needs_manual_grade)
-    return grades
-
-
 def grades_of(out, student):
-    return {cell: score for (s, _, cell), (score, _) in cell_grades(out, {student}).items()}
+    return {cell: score for (s, _, cell), (score, _) in gradebook_cells(out, F.ASSIGNMENT, {student}).items()}
 
 
 @pytest.fixture(scope="module")
@@ -161,7 +149,7 @@ def test_graded_fault_gets_exactly_the_expected_cell_grades(run, student):
     assert outcome.ok, outcome.error
     assert grades_of(run["out"], student) == F.expected_grades(fault)
     assert (outcome.score, outcome.max_score) == (F.MAX_SCORE - sum(F.POINTS[c] for c in fault.loses), F.MAX_SCORE)
-    assert not any(manual for _, manual in cell_grades(run["out"], {student}).values())
+    assert not any(manual for _, manual in gradebook_cells(run["out"], F.ASSIGNMENT, {student}).values())
 
 
 @pytest.mark.parametrize("student", FAILED)
@@ -181,7 +169,7 @@ def test_failed_fault_is_recorded_with_its_reason_and_no_partial_rows(run, stude
 
 def test_honest_students_are_graded_as_in_a_run_without_the_faulty_ones(run):
     honest = set(F.HONEST)
-    assert cell_grades(run["out"], honest) == cell_grades(run["clean_out"], honest)
+    assert gradebook_cells(run["out"], F.ASSIGNMENT, honest) == gradebook_cells(run["clean_out"], F.ASSIGNMENT, honest)
     rows = {}
     for folder in (run["out"], run["clean_out"]):
         with open(os.path.join(folder, "grades.csv")) as f:

@@ -15,7 +15,7 @@ from nbconvert.exporters import HTMLExporter
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output, new_raw_cell
 from traitlets.config import Config
 
-from autograder.course import load_config
+from autograder.nbgrader_setup import load_config
 from autograder.feedback import FeedbackExporter
 from autograder.sanitize import SanitizeNotebook, is_plain_markdown
 

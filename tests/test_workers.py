@@ -17,7 +17,7 @@ import time
 import pytest
 from nbgrader.api import Gradebook
 
-from autograder import REPO, SOLUTIONS, course
+from autograder import REPO, SOLUTIONS, course, nbgrader_setup
 from autograder.worker import Job, read_tree
 
 SAMPLE = os.path.join(REPO, "autograder", "samples", "sample-complete")
@@ -81,7 +81,7 @@ def test_a_job_past_its_deadline_fails_alone_with_its_step(tmp_path):
     """A job that never ends (here: a worker stopped with SIGSTOP, as a call stuck in C would
     be) is killed at the deadline; the other job, and a job after it in the same slot, grade."""
     jobs = full_marks_jobs(tmp_path, 3)
-    config = course.load_config({"WorkerPool.job_deadline": 40})
+    config = nbgrader_setup.load_config({"WorkerPool.job_deadline": 40})
 
     def stop_the_first_worker():
         deadline = time.monotonic() + 60
