@@ -1,52 +1,61 @@
 # Everything runs in a virtual environment built from requirements.txt on first use.
-PYTHON ?= python3
-VENV   ?= .venv
-PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed
+#   make grade        build the environment, check the release, grade the sample class, print the grades
+#   make test         the whole test suite, in parallel (make test-fast: the unit tests, under a minute)
+#   make release      regenerate notebooks/ from solutions/ (then commit notebooks/)
+#   make check        every solution notebook must earn full marks
+#   make lab          JupyterLab on the student notebooks; make formgrader: nbgrader's formgrader on OUT
+#   make bundle       what students receive, as BUNDLE (build/students.zip)
+#   make bench        notebook run times and grading time per submission
+#   make clean        remove build/ and the environment
+PYTHON  ?= python3
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+STAMP   := $(VENV)/.installed
 SAMPLES ?= autograder/samples
-OUT    ?= build/grading
+OUT     ?= build/grading
+BUNDLE  ?= build/students.zip
 # SANDBOX=off: grade and check without the bubblewrap sandbox (student code runs with your rights)
 SANDBOX ?= on
 GRADE_FLAGS := $(if $(filter off,$(SANDBOX)),--no-sandbox)
+# `make lab` and `make formgrader`: the folder JupyterLab opens for students (LAB_DIR) and for
+# instructors (FORMGRADER_DIR, which must contain OUT), and extra jupyter lab options, e.g.
+# LAB_ARGS="--port=8899 --no-browser".
+LAB_DIR        ?= notebooks
+FORMGRADER_DIR ?= $(CURDIR)
+LAB_ARGS       ?=
 
-.PHONY: grade test lab release check bench clean
+.PHONY: grade test test-fast release check lab formgrader bundle bench clean
 
-$(STAMP): requirements.txt utils/pyproject.toml $(wildcard utils/*.py)
+$(STAMP): requirements.txt $(wildcard */requirements.txt) utils/pyproject.toml $(wildcard utils/*.py)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
 	$(PY) -m pip install --quiet --no-deps --force-reinstall ./utils
 	touch $(STAMP)
 
-## release: regenerate the student notebooks in notebooks/ from solutions/
-release: $(STAMP)
-	$(PY) -m autograder release
-
-## grade: release, then grade the sample submissions and print the grade table
-grade: release
+# grade releases into build/release and fails loudly unless the committed notebooks/ is that release:
+# it never rewrites the tracked tree.
+grade: $(STAMP)
+	$(PY) -m autograder release --check
 	$(PY) -m autograder grade $(SAMPLES) --out $(OUT) $(GRADE_FLAGS)
 
-## check: every solution notebook must earn full marks through nbgrader
-check: $(STAMP)
-	$(PY) -m autograder check $(GRADE_FLAGS)
-
-## test: the whole test suite, in parallel
 test: $(STAMP)
 	$(PY) -m pytest -n auto --dist loadfile tests
 
-## lab: JupyterLab on the student notebooks, with nbgrader's extensions configured
+test-fast: $(STAMP)
+	$(PY) -m pytest -m "not slow" tests
+
+release: $(STAMP)
+	$(PY) -m autograder release
+
+check: $(STAMP)
+	$(PY) -m autograder check $(GRADE_FLAGS)
+
 lab: $(STAMP)
 	JUPYTER_CONFIG_PATH=$(CURDIR)/autograder $(VENV)/bin/jupyter lab --notebook-dir=$(LAB_DIR) $(LAB_ARGS)
 
-## bench: measure notebook run times and grading time per submission
-bench: $(STAMP)
-	$(PY) -m autograder.bench
-
-clean:
-	rm -rf build $(VENV)
-
-## formgrader: JupyterLab for instructors, nbgrader's formgrader on the grading folder $(OUT) of
-## `make grade` (graded first if it has no gradebook) and on solutions/; open Nbgrader > Formgrader
+# The formgrader works on the grading folder OUT of `make grade` (graded first if it has no gradebook)
+# and on solutions/; open Nbgrader > Formgrader.
 formgrader: $(STAMP)
 	test -f $(OUT)/gradebook.db || $(MAKE) grade
 	mkdir -p $(OUT)/.formgrader
@@ -57,15 +66,11 @@ formgrader: $(STAMP)
 	cd $(OUT)/.formgrader && JUPYTER_CONFIG_PATH=$(CURDIR)/autograder $(abspath $(VENV))/bin/jupyter lab \
 	  --notebook-dir=$(FORMGRADER_DIR) $(LAB_ARGS)
 
-## bundle: what students receive, as build/students.zip (or BUNDLE=path, a folder unless it ends in .zip)
 bundle: $(STAMP)
 	$(PY) -m autograder release --bundle $(BUNDLE)
 
-.PHONY: formgrader bundle
-# `make lab` and `make formgrader` options: the folder JupyterLab opens for students (LAB_DIR) and for
-# instructors (FORMGRADER_DIR, which must contain OUT), and extra jupyter lab options, e.g.
-# LAB_ARGS="--port=8899 --no-browser".
-LAB_DIR ?= notebooks
-FORMGRADER_DIR ?= $(CURDIR)
-LAB_ARGS ?=
-BUNDLE ?= build/students.zip
+bench: $(STAMP)
+	$(PY) -m autograder.bench
+
+clean:
+	rm -rf build $(VENV)

@@ -1,9 +1,12 @@
 """Command line: python -m autograder {release,grade,check}."""
 import argparse
 import os
+import shutil
 import sys
 
-from autograder import NOTEBOOKS
+from autograder import NOTEBOOKS, REPO
+
+CHECK_RELEASE = os.path.join(REPO, "build", "release")   # where `release --check` releases by default
 
 NO_SANDBOX = dict(action="store_true", help="run grading kernels without the bubblewrap sandbox, with your rights "
                   "(where it cannot work: macOS, a container without user namespaces)")
@@ -13,7 +16,10 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("release", help="regenerate notebooks/ from solutions/")
-    p.add_argument("--dest", default=NOTEBOOKS, help="where to write the student notebooks")
+    p.add_argument("--dest", default=None, help="where to write the student notebooks (default: notebooks/, "
+                   "or build/release with --check)")
+    p.add_argument("--check", action="store_true",
+                   help="release into --dest and fail unless the committed notebooks/ is the same release")
     p.add_argument("--assignment", action="append", help="release only this assignment (repeatable)")
     p.add_argument("--bundle", metavar="PATH",
                    help="then write what students receive to PATH: a folder, or a zip if PATH ends in .zip")
@@ -33,7 +39,20 @@ def main(argv=None):
     from autograder import course, nbgrader_setup  # imported late: nbgrader is slow to import
 
     if args.command == "release":
-        print(f"released to {course.release(args.dest, only=args.assignment)}")
+        dest = args.dest or (CHECK_RELEASE if args.check else NOTEBOOKS)
+        if args.check:
+            if os.path.abspath(dest) == NOTEBOOKS:
+                parser.error("--check compares a fresh release with notebooks/: give another --dest")
+            shutil.rmtree(dest, ignore_errors=True)   # a fresh release, nothing left from an earlier one
+        print(f"released to {course.release(dest, only=args.assignment)}")
+        if args.check:
+            stale = [rel for rel in course.stale_release_files(dest)
+                     if not args.assignment or rel.split(os.sep)[0] in args.assignment]
+            if stale:
+                print("error: notebooks/ is not the release of solutions/; these files differ:\n  "
+                      + "\n  ".join(stale) + "\nrun `make release` and commit notebooks/", file=sys.stderr)
+                return 1
+            print("notebooks/ is the release of solutions/")
         if args.bundle:
             from autograder import bundle
             print(f"student bundle: {bundle.write_bundle(args.bundle, args.dest)}")

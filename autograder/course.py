@@ -4,6 +4,7 @@ A grading run keeps everything in one course folder (the --out DIR):
 submitted/ (a copy of the submissions), autograded/, feedback/, gradebook.db
 (nbgrader's SQLite gradebook) and grades.csv.
 """
+import filecmp
 import json
 import os
 import shutil
@@ -38,6 +39,18 @@ def release(dest=NOTEBOOKS, only=None):
         for assignment in only or assignments():
             _require(api.generate_assignment(assignment), f"generate_assignment {assignment}")
     return dest
+
+
+def stale_release_files(fresh, committed=NOTEBOOKS):
+    """The files in which the committed release differs from a fresh one (missing, extra or changed),
+    as paths relative to the release folders; empty when notebooks/ is in sync with solutions/."""
+    def files(root):
+        return {os.path.relpath(os.path.join(d, f), root) for d, _, names in os.walk(root) for f in names}
+
+    ours, theirs = files(fresh), files(committed)
+    changed = {rel for rel in ours & theirs
+               if not filecmp.cmp(os.path.join(fresh, rel), os.path.join(committed, rel), shallow=False)}
+    return sorted((ours ^ theirs) | changed)
 
 
 @dataclass

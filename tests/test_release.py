@@ -69,3 +69,19 @@ def test_samples_are_in_sync(tmp_path):
     for rel in _files(samples):
         assert filecmp.cmp(os.path.join(tmp_path, rel), os.path.join(samples, rel), shallow=False), \
             f"{rel} is stale: run `python tests/build_samples.py`"
+
+
+def test_stale_release_files_names_every_missing_extra_and_changed_file(tmp_path):
+    """course.stale_release_files (what `release --check` and `make grade` report): a committed release
+    that lacks a file, has one too many or holds other bytes is named file by file; a copy is in sync."""
+    fresh, committed = tmp_path / "fresh", tmp_path / "committed"
+    for root in (fresh, committed):
+        (root / "01").mkdir(parents=True)
+        (root / "01" / "same.ipynb").write_text("{}")
+    assert course.stale_release_files(str(fresh), str(committed)) == []
+    (fresh / "01" / "new.ipynb").write_text("{}")
+    (committed / "01" / "old.ipynb").write_text("{}")
+    (fresh / "01" / "edited.ipynb").write_text('{"a": 1}')
+    (committed / "01" / "edited.ipynb").write_text('{"a": 2}')
+    assert course.stale_release_files(str(fresh), str(committed)) == [
+        os.path.join("01", name) for name in ("edited.ipynb", "new.ipynb", "old.ipynb")]
