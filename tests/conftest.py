@@ -14,10 +14,14 @@ for path in (TESTS, os.path.dirname(TESTS)):
 # The markers, all here. Browser tests (tests/test_browser.py): select them with `-m browser`, skip
 # them with `-m "not browser"`. Tests marked `sandbox` grade or start sandboxed processes: where no
 # bubblewrap sandbox can start, they skip with the reason (the grader itself refuses to run there).
+# Tests marked `slow` grade notebooks, start kernels, a browser or a venv, or take seconds each:
+# `-m "not slow"` runs the unit tests alone, in under a minute; `make test` runs everything.
 def pytest_configure(config):
     config.addinivalue_line("markers", "browser: drives JupyterLab in Debian's chromium (Playwright)")
     config.addinivalue_line("markers", "sandbox: needs a working bubblewrap sandbox; skipped with the reason "
                             "where none can start")
+    config.addinivalue_line("markers", "slow: grades whole notebooks, starts kernels, a browser or a venv: "
+                            "left out of `make test-fast`")
     # nbgrader's own SQLAlchemy use warns on every autograde; autograder/__init__.py silences it
     # for users, and pytest, which resets warning filters per test, needs telling too.
     config.addinivalue_line("filterwarnings", "ignore:.*not in session.*")

@@ -7,4 +7,4 @@ from banks import nb01
  test_the_evaluator_and_the_students_kernel_give_the_same_verdicts, test_the_visible_test_names_the_mistake,
  test_every_mistake_loses_some_points_but_not_all) = make_bank_tests(nb01)
 
-pytestmark = pytest.mark.sandbox
+pytestmark = [pytest.mark.sandbox, pytest.mark.slow]

@@ -19,7 +19,7 @@ import pytest
 import browser_support as bs
 from autograder import NOTEBOOKS, SOLUTIONS, assignments
 
-pytestmark = [pytest.mark.browser,
+pytestmark = [pytest.mark.browser, pytest.mark.slow,
               pytest.mark.skipif(bs.missing_browser() is not None, reason=f"browser tests: {bs.missing_browser()}")]
 
 SOLUTION_NBS = sorted(os.path.relpath(p, SOLUTIONS) for p in glob.glob(os.path.join(SOLUTIONS, "*", "*.ipynb")))

@@ -26,7 +26,7 @@ from traitlets.config import Config
 
 from autograder import REPO, SOLUTIONS, assignments, course, nbgrader_setup
 
-pytestmark = pytest.mark.sandbox
+pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 SOLVED = "01-logistic-regression"
 STUDENTS = ("alice", "bob")
 

@@ -134,6 +134,7 @@ GRADED = [n for n, f in F.faults().items() if not f.failed]
 FAILED = [n for n, f in F.faults().items() if f.failed]
 
 
+@pytest.mark.slow
 def test_every_student_has_exactly_one_recorded_outcome(run):
     students = sorted(run["faults"]) + sorted(F.HONEST)
     assert sorted(o.student for o in run["report"].outcomes) == sorted(students)
@@ -143,6 +144,7 @@ def test_every_student_has_exactly_one_recorded_outcome(run):
 
 
 @pytest.mark.parametrize("student", GRADED)
+@pytest.mark.slow
 def test_graded_fault_gets_exactly_the_expected_cell_grades(run, student):
     fault = run["faults"][student]
     outcome = run["by_student"][student]
@@ -153,6 +155,7 @@ def test_graded_fault_gets_exactly_the_expected_cell_grades(run, student):
 
 
 @pytest.mark.parametrize("student", FAILED)
+@pytest.mark.slow
 def test_failed_fault_is_recorded_with_its_reason_and_no_partial_rows(run, student):
     outcome = run["by_student"][student]
     assert not outcome.ok and run["faults"][student].failed in outcome.error, outcome.error
@@ -167,6 +170,7 @@ def test_failed_fault_is_recorded_with_its_reason_and_no_partial_rows(run, stude
     assert f"! {student}/" in run["report"].table()
 
 
+@pytest.mark.slow
 def test_honest_students_are_graded_as_in_a_run_without_the_faulty_ones(run):
     honest = set(F.HONEST)
     assert gradebook_cells(run["out"], F.ASSIGNMENT, honest) == gradebook_cells(run["clean_out"], F.ASSIGNMENT, honest)
@@ -181,12 +185,14 @@ def test_honest_students_are_graded_as_in_a_run_without_the_faulty_ones(run):
 # 1. time
 
 
+@pytest.mark.slow
 def test_infinite_loop_cell_times_out_and_later_cells_are_graded(run):
     outputs = cell_outputs(autograded(run, "fault-infinite-loop"), "compute_cost")
     assert any(ename == "CellTimeoutError" for _, ename, _ in outputs)
     assert run["by_student"]["fault-infinite-loop"].score == F.MAX_SCORE
 
 
+@pytest.mark.slow
 def test_a_notebook_that_never_finishes_is_stopped_at_its_deadline(run):
     outcome = run["by_student"]["fault-deadline"]
     assert outcome.seconds < SETTINGS["GradingExecute.deadline"] + 45, outcome.seconds
@@ -199,6 +205,7 @@ def test_a_notebook_that_never_finishes_is_stopped_at_its_deadline(run):
 # 2. a dying kernel
 
 
+@pytest.mark.slow
 def test_a_dead_kernel_fails_its_submission_with_a_clear_reason(run):
     assert "(exit code 1)" in run["by_student"]["fault-os-exit"].error
     assert "(signal SIGSEGV)" in run["by_student"]["fault-segfault"].error
@@ -209,6 +216,7 @@ def test_a_dead_kernel_fails_its_submission_with_a_clear_reason(run):
 # 3. memory
 
 
+@pytest.mark.slow
 def test_a_memory_bomb_becomes_a_failed_cell(run):
     outputs = cell_outputs(autograded(run, "fault-memory-bomb"), "compute_gradient")
     assert any(ename == "MemoryError" for _, ename, _ in outputs), outputs
@@ -223,6 +231,7 @@ def test_a_memory_bomb_becomes_a_failed_cell(run):
 # 4. output
 
 
+@pytest.mark.slow
 def test_an_output_flood_is_capped(run):
     def sizes(student):
         folder = os.path.join(run["out"], "{}", student, F.ASSIGNMENT)
@@ -238,6 +247,7 @@ def test_an_output_flood_is_capped(run):
 # 5. test cells
 
 
+@pytest.mark.slow
 def test_deleted_test_and_locked_cells_come_back_with_their_source(run):
     nb = autograded(run, "fault-tests-deleted")
     solution = nbformat.read(os.path.join(REPO, "solutions", F.ASSIGNMENT, F.NOTEBOOK), as_version=4)
@@ -248,6 +258,7 @@ def test_deleted_test_and_locked_cells_come_back_with_their_source(run):
         assert restored[grade_id].endswith(original[grade_id])
 
 
+@pytest.mark.slow
 def test_tampered_metadata_cannot_change_points_or_add_cells(run):
     with Gradebook(f"sqlite:///{os.path.join(run['out'], 'gradebook.db')}") as gb:
         for student in ("fault-metadata", "fault-ids", "fault-tests-edited"):
@@ -259,6 +270,7 @@ def test_tampered_metadata_cannot_change_points_or_add_cells(run):
 # 6. monkeypatched checkers
 
 
+@pytest.mark.slow
 def test_checkers_patched_while_a_test_runs_change_nothing_the_evaluator_uses(run):
     outputs = cell_outputs(autograded(run, "fault-patch-at-call-time"), "test_predict")
     assert any(kind == "error" and "should hold only 0 and 1" in text for kind, _, text in outputs), outputs
@@ -267,6 +279,7 @@ def test_checkers_patched_while_a_test_runs_change_nothing_the_evaluator_uses(ru
 ATTACKS = ("fault-patch-modules", "fault-displayhook", "fault-transform-cell", "fault-lying-values")
 
 
+@pytest.mark.slow
 def test_judged_in_the_kernel_these_attacks_earn_marks(tmp_path):
     """The attacks are real: stock nbgrader, which runs the tests in the student's kernel, gives
     each of them points it does not deserve (the evaluator gives exactly the expected grades)."""
@@ -284,6 +297,7 @@ def test_judged_in_the_kernel_these_attacks_earn_marks(tmp_path):
 
 
 @pytest.mark.sandbox
+@pytest.mark.slow
 def test_the_kernel_cannot_read_solutions_gradebooks_or_other_students(run):
     student = "fault-read-secrets"
     printed = " ".join(t for _, _, t in cell_outputs(autograded(run, student), "predict"))
@@ -294,6 +308,7 @@ def test_the_kernel_cannot_read_solutions_gradebooks_or_other_students(run):
 
 
 @pytest.mark.sandbox
+@pytest.mark.slow
 def test_the_kernel_cannot_write_the_gradebook_other_students_or_the_repository(run):
     printed = " ".join(t for _, _, t in cell_outputs(autograded(run, "fault-write-outside"), "predict"))
     assert "write attempt reached" in printed
@@ -309,6 +324,7 @@ def test_the_kernel_cannot_write_the_gradebook_other_students_or_the_repository(
 
 
 @pytest.mark.sandbox
+@pytest.mark.slow
 def test_os_system_and_network_calls_have_no_effect_outside(run):
     printed = " ".join(t for _, _, t in cell_outputs(autograded(run, "fault-network"), "predict"))
     assert "network reached []" in printed
@@ -320,12 +336,14 @@ def test_os_system_and_network_calls_have_no_effect_outside(run):
 # 10-12.
 
 
+@pytest.mark.slow
 def test_warnings_on_stderr_cost_nothing(run):
     outputs = cell_outputs(autograded(run, "fault-stderr-warnings"), "test_compute_cost")
     assert any("just a warning" in text for _, _, text in outputs)
     assert run["by_student"]["fault-stderr-warnings"].score == F.MAX_SCORE
 
 
+@pytest.mark.slow
 def test_broken_or_missing_notebooks_are_reported_clearly(run):
     table = run["report"].table()
     assert "not a valid notebook (NotJSONError)" in table
@@ -333,6 +351,7 @@ def test_broken_or_missing_notebooks_are_reported_clearly(run):
     assert "fault-empty-student-folder/-: no assignment folder in the submission (it is empty)" in table
 
 
+@pytest.mark.slow
 def test_feedback_never_shows_hidden_tests(run):
     html = feedback_html(run, "fault-hidden-failures")
     assert "A hidden test failed" in html and "Score: 0.0 / 2.0" in html   # the verdict and its points
@@ -343,6 +362,7 @@ def test_feedback_never_shows_hidden_tests(run):
         assert not any(secret in page for secret in F.HIDDEN_SECRETS), student
 
 
+@pytest.mark.slow
 def test_the_summary_says_whether_kernels_were_sandboxed(run):
     summary = json.load(open(os.path.join(run["out"], "summary.json")))
     assert summary["sandbox"]["sandboxed"] is SANDBOXED
@@ -353,6 +373,7 @@ def test_the_summary_says_whether_kernels_were_sandboxed(run):
 
 
 @pytest.mark.parametrize("student, refused", [("fault-lying-values", "Liar"), ("fault-too-big", "size limit")])
+@pytest.mark.slow
 def test_what_the_evaluator_refuses_is_reported_for_that_student(run, student, refused):
     summary = json.load(open(os.path.join(run["out"], "summary.json")))
     events = [e["event"] for o in summary["outcomes"] if o["student"] == student for e in o["events"]]
@@ -363,6 +384,7 @@ def test_what_the_evaluator_refuses_is_reported_for_that_student(run, student, r
 @pytest.mark.parametrize("student, why", [("fault-dies-in-call", "the kernel died while running your code"),
                                           ("fault-hangs-in-call", "did not answer an interrupt"),
                                           ("fault-floods-in-call", "printed more than")])
+@pytest.mark.slow
 def test_a_kernel_lost_while_a_test_calls_it_fails_the_tests_after_with_the_reason(run, student, why):
     nb = autograded(run, student)
     for grade_id in ("test_predict_hidden", "test_accuracy"):
@@ -370,6 +392,7 @@ def test_a_kernel_lost_while_a_test_calls_it_fails_the_tests_after_with_the_reas
     assert run["by_student"][student].ok and any(why in e["event"] for e in run["by_student"][student].events)
 
 
+@pytest.mark.slow
 def test_no_hidden_test_code_reaches_the_kernel(run):
     """The student's last cell searches its kernel (history, objects, all readable memory) for the
     hidden tests and finds none of them."""
@@ -390,11 +413,13 @@ def test_the_search_for_hidden_code_finds_it_where_it_is():
         done.stdout, done.stderr)
 
 
+@pytest.mark.slow
 def test_a_call_that_prints_too_much_is_kept_short(run):
     text = " ".join(t for _, _, t in cell_outputs(autograded(run, "fault-prints-in-call"), "test_predict"))
     assert "output truncated by the grader" in text and len(text) < 200_000
 
 
+@pytest.mark.slow
 def test_no_student_output_counts_as_a_grade(run):
     nb = autograded(run, "fault-displayhook")
     for cell in nb.cells:
@@ -410,6 +435,7 @@ LEFT_OUT = [n for n, f in F.faults().items() if f.left_out]
 
 
 @pytest.mark.parametrize("student", LEFT_OUT)
+@pytest.mark.slow
 def test_links_and_files_over_the_limit_are_left_out_and_named(run, student):
     """Named in the summary, the grade table and (when graded) at the top of the feedback page."""
     expected = sorted(run["faults"][student].left_out)
@@ -425,6 +451,7 @@ def test_links_and_files_over_the_limit_are_left_out_and_named(run, student):
         assert all(path in page[top:top + 2000] for path in expected), page[top:top + 2000]
 
 
+@pytest.mark.slow
 def test_nothing_under_out_comes_through_a_link(run):
     """No link is copied or followed: no solution, no other student's notebook, no big file in OUT."""
     total = 0
@@ -449,6 +476,7 @@ def test_nothing_under_out_comes_through_a_link(run):
     assert total < 100 * 1024 ** 2, f"{total / 1024 ** 2:.0f} MB under OUT"
 
 
+@pytest.mark.slow
 def test_display_updates_and_output_metadata_count_against_the_caps(run):
     """40 MB of display updates and 20 MB of metadata: the notebook and its feedback stay small."""
     path = os.path.join(run["out"], "autograded", "fault-update-flood", F.ASSIGNMENT, F.NOTEBOOK)
@@ -459,6 +487,7 @@ def test_display_updates_and_output_metadata_count_against_the_caps(run):
 
 
 @pytest.mark.parametrize("student", ["fault-glob-[x]*?", "fault-csv-a,b c"])
+@pytest.mark.slow
 def test_a_student_id_is_graded_as_itself_and_quoted_in_the_csv(run, student):
     with open(os.path.join(run["out"], "grades.csv"), newline="") as f:
         rows = [r for r in csv.DictReader(f) if r["student_id"] == student]

@@ -10,7 +10,7 @@ from nbgrader.api import Gradebook
 
 from autograder import REPO, course
 
-pytestmark = pytest.mark.sandbox
+pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 
 SAMPLES = os.path.join(REPO, "autograder", "samples")
 FIRST = "01-logistic-regression"

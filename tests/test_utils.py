@@ -123,6 +123,7 @@ def test_probability_binary_unchanged_and_warning_checks():
     assert checks.check_no_warnings("f", np.tanh, np.array([1.0])) == pytest.approx(np.tanh(1.0))
 
 
+@pytest.mark.slow
 def test_a_failed_check_in_a_kernel_shows_the_diagnosis_first_and_only_the_students_lines():
     """What JupyterLab and Validate show: the kernel's error output for a failing check."""
     nb = nbformat.v4.new_notebook(cells=[

@@ -22,6 +22,7 @@ from autograder.worker import Job, read_tree
 
 SAMPLE = os.path.join(REPO, "autograder", "samples", "sample-complete")
 FIRST = "01-logistic-regression"
+pytestmark = pytest.mark.slow
 
 
 def schema(path):
