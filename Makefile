@@ -5,7 +5,7 @@
 #   make check        every solution notebook must earn full marks
 #   make lab          JupyterLab on the student notebooks; make formgrader: nbgrader's formgrader on OUT
 #   make bundle       what students receive, as BUNDLE (build/students.zip)
-#   make bench        notebook run times and grading time per submission
+#   make bench        notebook run times, then a 6-student class graded four ways (see README "Figures")
 #   make clean        remove build/ and the environment
 PYTHON  ?= python3
 VENV    ?= .venv
@@ -26,7 +26,8 @@ LAB_ARGS       ?=
 
 .PHONY: grade test test-fast release check lab formgrader bundle bench clean
 
-$(STAMP): requirements.txt $(wildcard */requirements.txt) utils/pyproject.toml $(wildcard utils/*.py)
+$(STAMP): requirements.txt utils/requirements.txt autograder/requirements.txt tests/requirements.txt \
+          utils/pyproject.toml $(wildcard utils/*.py)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt

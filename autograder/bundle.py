@@ -5,10 +5,14 @@
 The bundle is built from notebooks/ (the nbgrader release, which has no solution and no hidden
 test) and utils/; nothing from solutions/, autograder/ or a grading folder goes in. write_bundle
 checks the result and refuses to write a bundle that contains a solution or hidden-test marker.
+
+The students' requirements are utils/requirements.txt, written unchanged (below a line saying
+how to install) as the bundle's top-level requirements.txt, where the students' README's
+`python -m pip install -r requirements.txt ./utils` finds it; the bundle's utils/ leaves it out, so
+the bundle holds it once.
 """
 import fnmatch
 import os
-import re
 import shutil
 import tempfile
 import zipfile
@@ -17,10 +21,9 @@ from autograder import NOTEBOOKS, REPO, markers
 
 UTILS = os.path.join(REPO, "utils")
 README_TEMPLATE = os.path.join(REPO, "autograder", "student_README.md")
-REQUIREMENTS = os.path.join(REPO, "requirements.txt")
+REQUIREMENTS = os.path.join(UTILS, "requirements.txt")
+REQUIREMENTS_HEADER = "# Install from this folder:  python -m pip install -r requirements.txt ./utils\n\n"
 
-# Packages of requirements.txt that only instructors and CI need: tests, browser tests, grading a class.
-NOT_FOR_STUDENTS = {"pytest", "pytest-xdist", "playwright", "distributed"}
 # Never in a bundle: build products, caches, and anything of nbgrader's grading side.
 IGNORE = ["__pycache__", "*.pyc", "build", "dist", "*.egg-info", ".ipynb_checkpoints", ".pytest_cache",
           "*.db", "gradebook*", ".*"]
@@ -32,26 +35,17 @@ def _ignored(name):
     return any(fnmatch.fnmatch(name, pattern) for pattern in IGNORE)
 
 
-def _copy_tree(src, dst):
-    shutil.copytree(src, dst, ignore=lambda folder, names: [n for n in names if _ignored(n)])
-
-
-def _requirement_name(line):
-    match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", line)
-    return match.group(1).lower().replace("_", "-") if match else None
+def _copy_tree(src, dst, leave_out=()):
+    """Copy src to dst without the IGNORE patterns, nor the names in leave_out at src's top."""
+    shutil.copytree(src, dst, ignore=lambda folder, names: [
+        n for n in names if _ignored(n) or (folder == src and n in leave_out)])
 
 
 def student_requirements(requirements=REQUIREMENTS):
-    """requirements.txt without the instructors' packages, pins and platform markers unchanged."""
-    kept = ["# The students' environment: the course's pinned packages, without its test and grading tools.",
-            "# Install from this folder:  python -m pip install -r requirements.txt ./utils", ""]
+    """The bundle's requirements.txt: the students' requirements (utils/requirements.txt) unchanged,
+    below a line saying how to install them."""
     with open(requirements) as f:
-        for line in f:
-            line = line.rstrip("\n")
-            name = _requirement_name(line.split("#")[0])
-            if name and name not in NOT_FOR_STUDENTS:
-                kept.append(line)
-    return "\n".join(kept) + "\n"
+        return REQUIREMENTS_HEADER + f.read()
 
 
 def _title(notebook):
@@ -106,7 +100,8 @@ def build(dest, notebooks_dir=NOTEBOOKS):
         src = os.path.join(notebooks_dir, assignment)
         if os.path.isdir(src) and not _ignored(assignment):
             _copy_tree(src, os.path.join(dest, "notebooks", assignment))
-    _copy_tree(UTILS, os.path.join(dest, "utils"))
+    # utils/requirements.txt is the bundle's top-level requirements.txt, not a second copy in utils/
+    _copy_tree(UTILS, os.path.join(dest, "utils"), leave_out={os.path.basename(REQUIREMENTS)})
     with open(os.path.join(dest, "README.md"), "w") as f:
         f.write(student_readme(notebooks_dir))
     with open(os.path.join(dest, "requirements.txt"), "w") as f:

