@@ -29,7 +29,27 @@ class Case:
     failed: str = ""        # instead of grades: the submission fails, the reason contains this
     blank: bool = False     # the release as handed out, no answer filled in
     left_out: tuple = ()    # paths in the submission the grader must leave out (links, files over the limit)
-    what: str = ""          # one line for people
+    what: str = ""          # what the case does, in one line: shown when its test fails
+
+
+# The test side's own reading of nbgrader's markers (independent of autograder.markers, which it checks).
+SOLUTION_REGION = ("### BEGIN SOLUTION", "### END SOLUTION")
+HIDDEN_REGION = ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
+
+
+def region_lines(source, regions=(SOLUTION_REGION,)):
+    """{line number (from 1): line} of every line inside one of the regions, markers excluded."""
+    inside, found = None, {}
+    for number, line in enumerate(source.splitlines(), start=1):
+        stripped = line.strip()
+        begin = [r for r in regions if r[0] in stripped]
+        if begin:
+            inside = begin[0]
+        elif inside is not None and inside[1] in stripped:
+            inside = None
+        elif inside is not None:
+            found[number] = line
+    return found
 
 
 def write_case(root, student, assignment, case):

@@ -90,7 +90,7 @@ def main():
         ok = ok and left_out == sorted(fault.left_out)
         held.append(ok)
         if not ok:
-            print(f"FAULT NOT HELD: {student}: {outcome}", file=sys.stderr)
+            print(f"FAULT NOT HELD: {student} ({fault.what}): {outcome}", file=sys.stderr)
     graded_class = gradebook_cells(targets.course, F.ASSIGNMENT, set(honest))
     graded_alone = gradebook_cells(os.path.join(root, "honest"), F.ASSIGNMENT, set(honest))
     lost = sorted({s for (s, _, _) in set(graded_class) | set(graded_alone)

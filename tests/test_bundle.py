@@ -19,11 +19,12 @@ import pytest
 
 import browser_support as bs
 from autograder import REPO, SOLUTIONS, assignments, bundle
+from cases import HIDDEN_REGION, SOLUTION_REGION, region_lines
 
 PY = sys.executable
 # A requirement line of a pin: name==version, an optional platform marker, an optional comment.
 PIN = re.compile(r"([A-Za-z0-9][A-Za-z0-9._-]*)==[A-Za-z0-9.+!]+(\s*;[^#]+)?(\s+#.*)?")
-SECRET_REGIONS = [("### BEGIN SOLUTION", "### END SOLUTION"), ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")]
+SECRET_REGIONS = (SOLUTION_REGION, HIDDEN_REGION)
 
 
 def _release(root):
@@ -50,19 +51,11 @@ def secret_regions():
     regions, visible = [], []
     for path in sorted(glob.glob(os.path.join(SOLUTIONS, "*", "*.ipynb"))):
         for cell in nbformat.read(path, as_version=4).cells:
-            region = None
-            for line in cell.source.splitlines():
-                stripped = line.strip()
-                begin = [r for r in SECRET_REGIONS if r[0] in stripped]
-                if begin and cell.cell_type == "code":
-                    region = (os.path.relpath(path, REPO), [])
-                    regions.append(region)
-                elif any(r[1] in stripped for r in SECRET_REGIONS):
-                    region = None
-                elif region is not None:
-                    region[1].append(stripped)
-                else:
-                    visible.append(line)
+            inside = region_lines(cell.source, SECRET_REGIONS)
+            if inside and cell.cell_type == "code":
+                regions.append((os.path.relpath(path, REPO), [line.strip() for line in inside.values()]))
+            visible += [line for number, line in enumerate(cell.source.splitlines(), start=1)
+                        if number not in inside and not any(m in line for r in SECRET_REGIONS for m in r)]
     visible = "\n".join(visible)
     distinctive = []
     for where, lines in regions:

@@ -148,8 +148,8 @@ def test_every_student_has_exactly_one_recorded_outcome(run):
 def test_graded_fault_gets_exactly_the_expected_cell_grades(run, student):
     fault = run["faults"][student]
     outcome = run["by_student"][student]
-    assert outcome.ok, outcome.error
-    assert grades_of(run["out"], student) == F.expected_grades(fault)
+    assert outcome.ok, f"{fault.what}: {outcome.error}"
+    assert grades_of(run["out"], student) == F.expected_grades(fault), fault.what
     assert (outcome.score, outcome.max_score) == (F.MAX_SCORE - sum(F.POINTS[c] for c in fault.loses), F.MAX_SCORE)
     assert not any(manual for _, manual in gradebook_cells(run["out"], F.ASSIGNMENT, {student}).values())
 

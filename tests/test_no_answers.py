@@ -14,8 +14,9 @@ import pytest
 from IPython.core.inputtransformer2 import TransformerManager
 
 from autograder import NOTEBOOKS, REPO, SOLUTIONS, assignments
+from cases import SOLUTION_REGION, region_lines
 
-BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
+BEGIN = SOLUTION_REGION[0]
 FENCED = re.compile(r"```(?:python|py)?\n(.*?)```", re.S)
 _to_python = TransformerManager().transform_cell   # %magics and !commands become plain calls
 
@@ -49,14 +50,7 @@ def solution_statements():
             if cell.cell_type != "code" or BEGIN not in cell.source:
                 continue
             lines = cell.source.splitlines()
-            inside, region = False, set()
-            for number, line in enumerate(lines, start=1):
-                if line.strip() == BEGIN:
-                    inside = True
-                elif line.strip() == END:
-                    inside = False
-                elif inside:
-                    region.add(number)
+            region = set(region_lines(cell.source))
             tree = ast.parse(_to_python(cell.source))
             for node in _statements(tree):
                 if node.lineno in region and node.end_lineno in region and _size(node) >= 2:

@@ -6,6 +6,7 @@ import nbformat
 import pytest
 
 from autograder import NOTEBOOKS, SOLUTIONS, assignments, course
+from cases import region_lines
 
 
 @pytest.fixture(scope="module")
@@ -30,12 +31,7 @@ def solution_region_lines(assignment):
     for name in os.listdir(os.path.join(SOLUTIONS, assignment)):
         if name.endswith(".ipynb"):
             for cell in nbformat.read(os.path.join(SOLUTIONS, assignment, name), as_version=4).cells:
-                inside = False
-                for line in cell.source.splitlines():
-                    if "### BEGIN SOLUTION" in line or "### END SOLUTION" in line:
-                        inside = "BEGIN" in line
-                    elif inside:
-                        lines.append(line)
+                lines += region_lines(cell.source).values()
     return lines
 
 
