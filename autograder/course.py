@@ -10,7 +10,6 @@ import os
 import shutil
 import tempfile
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from nbgrader.api import Gradebook
@@ -18,8 +17,8 @@ from nbgrader.api import Gradebook
 from autograder import NOTEBOOKS, SOLUTIONS, assignments, intake
 from autograder.export import QuotedCsvExport
 from autograder.nbgrader_setup import error_summary, load_config, nbgrader_api
-from autograder.pool import WorkerPool
-from autograder.worker import Job, grade_submission, read_tree, write_tree
+from autograder.pool import run_jobs, worker_pool
+from autograder.worker import Job, read_tree, write_tree
 
 
 def _require(result, what):
@@ -315,49 +314,6 @@ def prepare_gradebook(names, out, db_url):
         for assignment in sorted(set(names) - set(failures)):
             _require(api.generate_assignment(assignment), f"generate_assignment {assignment}")
     return failures, template
-
-
-@contextmanager
-def worker_pool(workers, n_jobs, config=None):
-    """A WorkerPool of min(workers, n_jobs) processes, started at once (None with no jobs)."""
-    if n_jobs < 1 or workers < 1:
-        yield None
-        return
-    pool = WorkerPool(min(workers, n_jobs), config=config)
-    try:
-        yield pool
-    finally:
-        pool.close()
-
-
-def run_jobs(jobs, pool=None, scheduler=None, progress=False):
-    """Grade every job, in pool or on the Dask cluster at scheduler; results in the jobs' order."""
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=len(jobs), unit="submission", disable=not progress, dynamic_ncols=True)
-    failed = 0
-    results = [None] * len(jobs)
-
-    def done(i, result):
-        nonlocal failed
-        results[i] = result
-        failed += not result.ok
-        bar.set_postfix(failed=failed, refresh=False)
-        bar.update(1)
-
-    try:
-        if scheduler:
-            from distributed import Client, as_completed
-            with Client(scheduler) as client:
-                futures = client.map(grade_submission, jobs, pure=False)
-                index = {f.key: i for i, f in enumerate(futures)}
-                for future in as_completed(futures):
-                    done(index[future.key], future.result())
-        elif jobs:
-            pool.run(jobs, done)
-    finally:
-        bar.close()
-    return results
 
 
 def record(gb, result, out):

@@ -10,6 +10,8 @@ dies with the run that started it. Its memory is bounded (`memory_limit`, the so
 space limit: a notebook whose parsing or rendering would take gigabytes fails alone), and
 its temporary files go into the pool's own folder, removed when the pool closes, so a
 killed worker leaves nothing behind.
+
+worker_pool sizes a pool to the run; run_jobs grades every job in it, or on a Dask cluster.
 """
 import multiprocessing
 import os
@@ -21,6 +23,7 @@ import tempfile
 import threading
 import time
 from collections import deque
+from contextlib import contextmanager
 from multiprocessing.connection import wait
 
 from traitlets import Integer
@@ -176,3 +179,46 @@ def _die_with_parent(parent):
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     if os.getppid() != parent:  # the run died before the line above took effect
         os._exit(1)
+
+
+@contextmanager
+def worker_pool(workers, n_jobs, config=None):
+    """A WorkerPool of min(workers, n_jobs) processes, started at once (None with no jobs)."""
+    if n_jobs < 1 or workers < 1:
+        yield None
+        return
+    pool = WorkerPool(min(workers, n_jobs), config=config)
+    try:
+        yield pool
+    finally:
+        pool.close()
+
+
+def run_jobs(jobs, pool=None, scheduler=None, progress=False):
+    """Grade every job, in pool or on the Dask cluster at scheduler; results in the jobs' order."""
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(jobs), unit="submission", disable=not progress, dynamic_ncols=True)
+    failed = 0
+    results = [None] * len(jobs)
+
+    def done(i, result):
+        nonlocal failed
+        results[i] = result
+        failed += not result.ok
+        bar.set_postfix(failed=failed, refresh=False)
+        bar.update(1)
+
+    try:
+        if scheduler:
+            from distributed import Client, as_completed
+            with Client(scheduler) as client:
+                futures = client.map(grade_submission, jobs, pure=False)
+                index = {f.key: i for i, f in enumerate(futures)}
+                for future in as_completed(futures):
+                    done(index[future.key], future.result())
+        elif jobs:
+            pool.run(jobs, done)
+    finally:
+        bar.close()
+    return results

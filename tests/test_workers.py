@@ -18,6 +18,7 @@ import pytest
 from nbgrader.api import Gradebook
 
 from autograder import REPO, SOLUTIONS, course, nbgrader_setup
+from autograder.pool import run_jobs, worker_pool
 from autograder.worker import Job, read_tree
 
 SAMPLE = os.path.join(REPO, "autograder", "samples", "sample-complete")
@@ -68,9 +69,9 @@ def test_a_worker_killed_mid_run_costs_no_grade(tmp_path):
             os.kill(workers[0].pid, signal.SIGKILL)
             killed.append(workers[0].pid)
 
-    with course.worker_pool(2, len(jobs)) as pool:
+    with worker_pool(2, len(jobs)) as pool:
         threading.Thread(target=kill_a_busy_worker, daemon=True).start()
-        results = course.run_jobs(jobs, pool=pool)
+        results = run_jobs(jobs, pool=pool)
     assert killed, "no worker process was found to kill"
     assert [r.student for r in results] == [j.student for j in jobs]
     assert all(r.ok for r in results), [r.error for r in results]
@@ -94,10 +95,10 @@ def test_a_job_past_its_deadline_fails_alone_with_its_step(tmp_path):
                 return
             time.sleep(0.2)
 
-    with course.worker_pool(2, len(jobs), config) as pool:
+    with worker_pool(2, len(jobs), config) as pool:
         threading.Thread(target=stop_the_first_worker, daemon=True).start()
         started = time.monotonic()
-        results = course.run_jobs(jobs, pool=pool)
+        results = run_jobs(jobs, pool=pool)
     failed = [r for r in results if not r.ok]
     assert len(failed) == 1, [r.error for r in results]
     assert "stopped after 40 s (WorkerPool.job_deadline) while autograding" in failed[0].error
