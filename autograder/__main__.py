@@ -55,7 +55,7 @@ def main(argv=None):
             print("notebooks/ is the release of solutions/")
         if args.bundle:
             from autograder import bundle
-            print(f"student bundle: {bundle.write_bundle(args.bundle, args.dest)}")
+            print(f"student bundle: {bundle.write_bundle(args.bundle, dest)}")
         return 0
     from autograder import sandbox
     settings = {"SandboxedKernelManager.sandbox": False} if args.no_sandbox else {}
