@@ -11,11 +11,11 @@ from autograder.markers import strip_hidden
 from autograder.nbgrader_setup import error_summary
 from autograder.preprocessors import HideHiddenTests
 from autograder.worker import Job, submission_problem
+from cases import HIDDEN_REGION
 
 # ------------------------------------------------------------------ hidden tests in feedback
 
-HIDDEN = "### BEGIN HIDDEN TESTS"
-END = "### END HIDDEN TESTS"
+HIDDEN, END = HIDDEN_REGION
 
 
 def test_strip_hidden_removes_the_region_and_its_markers():
@@ -68,7 +68,7 @@ def test_feedback_of_a_passed_hidden_only_cell_is_the_note_and_the_verdict():
 def test_error_summary_prefers_our_submission_failed_message():
     """SubmissionFailed's message wins over a later exception line, its module prefix dropped."""
     result = {"success": False, "error": "Traceback (most recent call last):\n  File \"x.py\", line 1\n"
-              "autograder.execute.SubmissionFailed: the kernel died (signal SIGSEGV)\n",
+              "autograder.bounded.SubmissionFailed: the kernel died (signal SIGSEGV)\n",
               "log": "RuntimeError: cleanup after the failure\n"}
     assert error_summary(result) == "the kernel died (signal SIGSEGV)"
 
