@@ -16,7 +16,7 @@ from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import Execute
 from traitlets import Integer
 
-from autograder.judge import error_output
+from autograder.outputs import error_output
 
 # The kernel messages that add to or change a notebook's outputs (or its widget state).
 GROWING_MESSAGES = {"stream", "display_data", "execute_result", "update_display_data", "error", "comm_open",

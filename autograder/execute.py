@@ -17,7 +17,8 @@ from nbgrader import utils
 from traitlets import Integer, Unicode
 
 from autograder.bounded import BoundedExecute
-from autograder.judge import Judge, KernelLink, error_output, evaluator_sandboxed, take_evaluator
+from autograder.judge import Judge, KernelLink, evaluator_sandboxed, take_evaluator
+from autograder.outputs import error_output
 from autograder.judging import names
 
 

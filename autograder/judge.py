@@ -22,11 +22,11 @@ import threading
 import time
 
 from jupyter_core.utils import run_sync
-from nbformat.notebooknode import NotebookNode
 from traitlets import Integer
 from traitlets.config import LoggingConfigurable
 
 from autograder import sandbox
+from autograder.outputs import error_output, stream
 from autograder.judging import wire
 
 JUDGING = os.path.join(os.path.dirname(os.path.abspath(__file__)), "judging")
@@ -48,15 +48,6 @@ def _install(sources):
 _install(%s)
 del _install
 """
-
-
-def error_output(ename, evalue, traceback=None):
-    return NotebookNode(output_type="error", ename=ename, evalue=evalue,
-                        traceback=traceback or [f"\x1b[0;31m{ename}\x1b[0m: {evalue}"])
-
-
-def stream(text):
-    return NotebookNode(output_type="stream", name="stdout", text=text)
 
 
 class KernelLink:
