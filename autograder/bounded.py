@@ -12,11 +12,10 @@ import json
 from time import monotonic
 
 from nbclient.exceptions import DeadKernelError
-from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import Execute
 from traitlets import Integer
 
-from autograder.outputs import error_output
+from autograder.outputs import error_output, stream
 
 # The kernel messages that add to or change a notebook's outputs (or its widget state).
 GROWING_MESSAGES = {"stream", "display_data", "execute_result", "update_display_data", "error", "comm_open",
@@ -158,7 +157,6 @@ class BoundedExecute(Execute):
                 out["evalue"] = str(out.get("evalue", ""))[:limit]
                 out["traceback"] = [str(line)[:limit] for line in out.get("traceback", [])][:200]
         if index in self._dropped:
-            cell.outputs.append(NotebookNode(
-                output_type="stream", name="stdout",
-                text=f"\n... output truncated by the grader (over {limit} characters or {self.max_outputs} "
-                     f"outputs in this cell, or {self.max_notebook_output_chars} in the notebook) ...\n"))
+            cell.outputs.append(stream(
+                f"\n... output truncated by the grader (over {limit} characters or {self.max_outputs} "
+                f"outputs in this cell, or {self.max_notebook_output_chars} in the notebook) ...\n"))

@@ -18,8 +18,8 @@ from traitlets import Integer, Unicode
 
 from autograder.bounded import BoundedExecute
 from autograder.judge import Judge, KernelLink, evaluator_sandboxed, take_evaluator
-from autograder.outputs import error_output
 from autograder.judging import names
+from autograder.outputs import error_output
 
 
 class GradingExecute(BoundedExecute):

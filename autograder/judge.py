@@ -26,8 +26,8 @@ from traitlets import Integer
 from traitlets.config import LoggingConfigurable
 
 from autograder import sandbox
-from autograder.outputs import error_output, stream
 from autograder.judging import wire
+from autograder.outputs import error_output, stream
 
 JUDGING = os.path.join(os.path.dirname(os.path.abspath(__file__)), "judging")
 SANDBOX_JUDGING = "/opt/grader/judging"
