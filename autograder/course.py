@@ -76,6 +76,7 @@ class Report:
     seconds: float = 0.0
     workers: object = 1
     sandbox: dict = field(default_factory=dict)  # {"sandboxed": bool, "isolation": [how kernels ran]}
+    kernels_ahead: int = 0   # notebooks run on a kernel started ahead (autograder.kernel_ahead)
 
     def write_summary(self):
         """summary.json beside grades.csv: the run in a form scripts can read."""
@@ -85,6 +86,7 @@ class Report:
             "seconds": round(self.seconds, 2),
             "workers": self.workers,
             "sandbox": self.sandbox,
+            "kernels_ahead": self.kernels_ahead,
             "outcomes": [{"student": o.student, "assignment": o.assignment, "score": o.score,
                           "max_score": o.max_score, "error": o.error, "seconds": round(o.seconds, 2),
                           "events": o.events,
@@ -228,6 +230,7 @@ def grade(submissions, out, workers=1, scheduler=None, progress=False, settings=
                      for s in names]
         results = run_jobs(jobs, pool=pool, scheduler=scheduler, progress=progress)
     isolation = sorted({r.sandbox for r in results if r.sandbox})
+    report.kernels_ahead = sum(r.kernels_ahead for r in results)
     report.sandbox = {"sandboxed": bool(isolation) and all(i == "bubblewrap" for i in isolation),
                       "isolation": isolation}
     for how in isolation:

@@ -16,6 +16,7 @@ import json
 from nbgrader import utils
 from traitlets import Integer, Unicode
 
+from autograder import kernel_ahead
 from autograder.bounded import BoundedExecute
 from autograder.judge import Judge, KernelLink, evaluator_sandboxed, take_evaluator
 from autograder.judging import names
@@ -30,6 +31,13 @@ class GradingExecute(BoundedExecute):
     report_file = Unicode("", help="A file to append the judge's events to, one JSON object per line.").tag(
         config=True)
 
+    def preprocess(self, nb, resources=None, km=None):
+        if km is None:   # a kernel started ahead for this notebook (autograder.kernel_ahead), if one waits
+            name = self.kernel_name or nb.metadata.get("kernelspec", {}).get("name")
+            km = kernel_ahead.take(self, name, (resources or {}).get("metadata", {}).get("path"))
+        self._ahead = km
+        return super().preprocess(nb, resources, km)
+
     def before_cells(self, resources):
         self._defined = set(names.BUILTINS)   # what the evaluator defines itself
         self._notebook = (resources or {}).get("nbgrader", {}).get("notebook", "")
@@ -39,6 +47,8 @@ class GradingExecute(BoundedExecute):
     def after_cells(self):
         self._evaluator.close()
         self._write_report()
+        if self._ahead is not None and self.km is not None:   # nbclient shuts down only kernels it started
+            self._cleanup_kernel()
 
     def preprocess_cell(self, cell, resources, index):
         if cell.cell_type != "code" or not cell.source.strip() or self.out_of_time(cell):
@@ -66,7 +76,8 @@ class GradingExecute(BoundedExecute):
             why = self.km.exit_description() if hasattr(self.km, "exit_description") else ""
             return f" ({why})" if why else ""
         self._link = self._judge.link = KernelLink(self.kc, self.km, self.flood_chars, death)
-        problem = self._link.install(timeout=max(self.startup_timeout, 60))
+        first = self.km.take_staged_code() if self._ahead is not None else ""
+        problem = self._link.install(timeout=max(self.startup_timeout, 60), first=first)
         if problem:
             self._judge.events.append(("", f"the grader's helper could not be installed in the kernel: {problem}"))
 

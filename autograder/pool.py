@@ -159,15 +159,19 @@ def _serve(conn, parent, scratch, memory_limit):
 
     from autograder.sandbox import probe
     probe()
-    while True:
-        try:
-            job = conn.recv()
-        except (EOFError, OSError):
-            return
-        if job is None:
-            return
-        result = grade_submission(job, step=lambda what: conn.send(("step", what)))
-        conn.send(("result", result))
+    from autograder import kernel_ahead
+    try:
+        while True:
+            try:
+                job = conn.recv()
+            except (EOFError, OSError):
+                return
+            if job is None:
+                return
+            result = grade_submission(job, step=lambda what: conn.send(("step", what)), next_kernel=True)
+            conn.send(("result", result))
+    finally:
+        kernel_ahead.discard()
 
 
 def _die_with_parent(parent):

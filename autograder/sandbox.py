@@ -530,6 +530,7 @@ class SandboxedKernelManager(AsyncKernelManager):
         super().__init__(**kwargs)
         self._private = None
         self._cgroup = None
+        self._sandboxed = self.staged = False   # how the kernel started; files staged after its start
 
     def _prepare_private(self):
         if self._private is None:
@@ -565,6 +566,22 @@ class SandboxedKernelManager(AsyncKernelManager):
                                f"folder holds (SandboxedKernelManager.work_size = {self.work_size / MiB:.0f} MiB)")
         return work, files
 
+    def stage(self, cwd):
+        """Give a kernel started without a working folder (autograder.kernel_ahead) the files of cwd:
+        the same copy a kernel started in cwd gets, staged now; `take_staged_code` is what the
+        kernel then runs, before any other code, to copy them in."""
+        self._workdir(cwd, sandboxed=self._sandboxed)
+        self.staged = True
+
+    def take_staged_code(self):
+        """Python for the kernel to run first: copy files staged after its start into its working
+        folder (sandboxed: the start-up copy found the stage empty; unsandboxed they are there)."""
+        if not self.staged:
+            return ""
+        copy = f"    shutil.copytree({STAGE!r}, '.', dirs_exist_ok=True)\n" if self._sandboxed else ""
+        return ("def _take_staged():\n    import importlib, shutil\n" + copy
+                + "    importlib.invalidate_caches()\n_take_staged()\ndel _take_staged\n")
+
     async def _async_launch_kernel(self, kernel_cmd, **kw):
         try:
             await self._launch(kernel_cmd, **kw)
@@ -576,6 +593,7 @@ class SandboxedKernelManager(AsyncKernelManager):
         started = time.perf_counter()
         ok, reason = decide(self.sandbox)
         self.isolation = isolation_label(self.sandbox)
+        self._sandboxed, self.staged = ok, False
         work, files = self._workdir(kw.get("cwd"), sandboxed=ok)
         kw["cwd"] = work
         home = SANDBOX_HOME if ok else os.path.join(self._private, "home")

@@ -39,6 +39,7 @@ class Result:
     sandbox: str = ""   # how the kernel was isolated: "bubblewrap" or "unsandboxed: why"
     events: list = field(default_factory=list)  # what the evaluator refused, kernel or evaluator trouble
     left_out: list = field(default_factory=list)  # the job's left_out, for the report
+    kernels_ahead: int = 0   # notebooks that ran on a kernel started ahead (autograder.kernel_ahead)
 
     @property
     def ok(self):
@@ -112,6 +113,17 @@ def course_imports(source):
     return list(dict.fromkeys(modules))
 
 
+def kernel_name(source):
+    """The kernel the assignment's notebooks ask for (trusted: from solutions/; nbgrader's
+    OverwriteKernelspec gives the graded copy the same)."""
+    import nbformat
+
+    for rel, data in sorted(source.items()):
+        if rel.endswith(".ipynb") and os.sep not in rel:
+            return nbformat.reads(data.decode("utf-8"), as_version=4).metadata.get("kernelspec", {}).get("name", "")
+    return ""
+
+
 def read_events(path):
     """The judge's events of a grading run (see GradingExecute.report_file), [] if none."""
     import json
@@ -121,14 +133,16 @@ def read_events(path):
         return [json.loads(line) for line in f if line.strip()]
 
 
-def grade_submission(job, step=None):
+def grade_submission(job, step=None, next_kernel=False):
     """Run nbgrader autograde and generate_feedback for one job; return a Result.
 
     step: called with what the job is doing ("autograding", "rendering feedback") as it goes.
+    next_kernel: a worker serving jobs in turn keeps a kernel started ahead for the next job once
+    this one's notebooks have run (autograder.kernel_ahead); else none outlives the call.
     """
     from nbgrader.api import Gradebook, MissingEntry
 
-    from autograder import judge
+    from autograder import judge, kernel_ahead
     from autograder.nbgrader_setup import error_summary, load_config, nbgrader_api
     from autograder.sandbox import isolation_label
 
@@ -158,9 +172,14 @@ def grade_submission(job, step=None):
         config = load_config(settings, root=root, source_directory=source, db_url=db_url)
         if step:
             step("autograding")
+        kernel_ahead.start(config, kernel_name(job.source))   # unless the previous job started it
         judge.prestart(config, judge.evaluator_sandboxed(config), course_imports(job.source))
         api = nbgrader_api(config)
+        taken = kernel_ahead.taken
         outcome = api.autograde(job.assignment, student)
+        result.kernels_ahead = kernel_ahead.taken - taken
+        if next_kernel:
+            kernel_ahead.start(config, kernel_name(job.source))
         result.events = read_events(report)
         if not outcome["success"]:
             result.error = error_summary(outcome)
@@ -198,5 +217,7 @@ def grade_submission(job, step=None):
         return result
     finally:
         judge.discard_spare()
+        if not next_kernel:
+            kernel_ahead.discard()
         shutil.rmtree(root, ignore_errors=True)
         result.seconds = time.perf_counter() - started

@@ -1,4 +1,5 @@
-"""The grading tool end to end, through nbgrader: the sample class, sequential, parallel and on Dask."""
+"""The grading tool end to end, through nbgrader: the sample class, sequential, parallel, without
+kernels started ahead and on Dask."""
 import csv
 import json
 import os
@@ -98,6 +99,18 @@ def test_parallel_grades_equal_sequential_grades(sequential, tmp_path):
     course.grade(SAMPLES, tmp_path, workers=2)
     assert cell_grades(tmp_path) == cell_grades(seq_out)
     assert open(tmp_path / "grades.csv").read() == open(os.path.join(seq_out, "grades.csv")).read()
+
+
+def test_kernels_started_ahead_change_no_grade(sequential, tmp_path):
+    """The sequential run grades every notebook on a kernel started ahead (autograder.kernel_ahead);
+    with that off, each notebook starts its own kernel, and the cell grades are the same."""
+    report, seq_out = sequential
+    assert report.kernels_ahead == len(report.outcomes) == 9
+    off = course.grade(nb01_samples(tmp_path / "submitted-nb01"), tmp_path / "off", workers=1,
+                       settings={"KernelAhead.enabled": False})
+    assert off.kernels_ahead == 0 and len(off.outcomes) == 3
+    expected = {k: v for k, v in cell_grades(seq_out).items() if k[1] == FIRST}
+    assert cell_grades(tmp_path / "off") == expected
 
 
 def test_grading_on_a_dask_cluster_equals_sequential(sequential, tmp_path):
