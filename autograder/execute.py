@@ -36,7 +36,13 @@ class GradingExecute(BoundedExecute):
             name = self.kernel_name or nb.metadata.get("kernelspec", {}).get("name")
             km = kernel_ahead.take(self, name, (resources or {}).get("metadata", {}).get("path"))
         self._ahead = km
-        return super().preprocess(nb, resources, km)
+        try:
+            return super().preprocess(nb, resources, km)
+        finally:   # nbclient shuts down only the kernels it started
+            if self._ahead is not None and self.km is self._ahead:
+                self._cleanup_kernel()   # with the client nbclient made for it
+            elif self._ahead is not None:
+                kernel_ahead.shut_down(self._ahead)   # stopped before nbclient took it
 
     def before_cells(self, resources):
         self._defined = set(names.BUILTINS)   # what the evaluator defines itself
@@ -47,8 +53,6 @@ class GradingExecute(BoundedExecute):
     def after_cells(self):
         self._evaluator.close()
         self._write_report()
-        if self._ahead is not None and self.km is not None:   # nbclient shuts down only kernels it started
-            self._cleanup_kernel()
 
     def preprocess_cell(self, cell, resources, index):
         if cell.cell_type != "code" or not cell.source.strip() or self.out_of_time(cell):

@@ -10,10 +10,11 @@ down, like any grading kernel. One that was started under other settings, or has
 discarded and the notebook starts its own.
 """
 from jupyter_core.utils import run_sync
+from nbgrader import utils
 from traitlets import Bool
 from traitlets.config import Configurable
 
-from autograder.sandbox import SandboxedKernelManager
+from autograder.sandbox import SandboxedKernelManager, kernel_env
 
 
 class KernelAhead(Configurable):
@@ -30,30 +31,34 @@ def _key(client, kernel_name):
     sections = [(k.__name__, repr(sorted(client.config[k.__name__].items())))
                 for k in client.kernel_manager_class.mro() if k.__name__ in client.config]
     return (kernel_name, client.kernel_manager_class, tuple(client.extra_arguments), client.ipython_hist_file,
-            tuple(sections))
+            tuple(sections), tuple(sorted(kernel_env(None).items())))
 
 
 def start(config, kernel_name):
-    """Start a kernel for the next notebook, unless one with these settings is already waiting."""
+    """Start a kernel for the next notebook, unless one with these settings is already waiting.
+    Any failure here only means the notebook starts its own kernel, which then says what fails."""
     global _spare
     from autograder.execute import GradingExecute   # it takes the kernels this module starts
 
     client = GradingExecute(config=config)
     client.kernel_name = client.kernel_name or kernel_name
-    if not KernelAhead(config=config).enabled or not issubclass(client.kernel_manager_class,
-                                                               SandboxedKernelManager):
+    if not (KernelAhead(config=config).enabled and client.kernel_name
+            and issubclass(client.kernel_manager_class, SandboxedKernelManager)):
         return discard()
-    key = _key(client, client.kernel_name)
-    if _spare is not None and _spare[0] == key:
-        return
-    discard()
-    client.resources = {}
-    client.km = client.create_kernel_manager()
-    try:
-        client.start_new_kernel()   # nbclient's own start, with no working folder: files come at take
-    except Exception:  # noqa: BLE001 - the notebook then starts its own kernel, and says what fails
-        _shut_down(client.km)
-        return
+    # The environment nbgrader's autograde gives the kernels it starts (and the key compares).
+    with utils.setenv(NBGRADER_EXECUTION="autograde"):
+        key = _key(client, client.kernel_name)
+        if _spare is not None and _spare[0] == key:
+            return
+        discard()
+        try:
+            client.resources = {}
+            client.km = client.create_kernel_manager()
+            client.start_new_kernel()   # nbclient's own start, with no working folder: files come at take
+        except Exception:  # noqa: BLE001 - see the docstring
+            if client.km is not None:
+                shut_down(client.km)
+            return
     _spare = (key, client.km)
 
 
@@ -68,7 +73,7 @@ def take(client, kernel_name, cwd):
             raise LookupError("not this notebook's kernel")
         km.stage(cwd)
     except Exception:  # noqa: BLE001 - any doubt: this notebook starts its own, which fails the same way
-        _shut_down(km)
+        shut_down(km)
         return None
     taken += 1
     return km
@@ -79,10 +84,11 @@ def discard():
     global _spare
     if _spare is not None:
         (_, km), _spare = _spare, None
-        _shut_down(km)
+        shut_down(km)
 
 
-def _shut_down(km):
+def shut_down(km):
+    """Stop a kernel started here and remove what it left (its folder, its cgroup)."""
     async def stop():
         if await km.is_alive():
             await km.shutdown_kernel(now=True)   # which also removes its folder and cgroup

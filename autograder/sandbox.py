@@ -33,6 +33,7 @@ import atexit
 import itertools
 import os
 import resource
+import shlex
 import shutil
 import signal
 import stat
@@ -72,6 +73,7 @@ ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "timezone
 
 SANDBOX_HOME = "/tmp/home"
 STAGE = "/run/stage"   # where a kernel's staged files are bound, read-only, for the copy into its working folder
+STAGE_COPY = ["/bin/cp", "-a", STAGE + "/.", "."]   # that copy, in the sandbox, into the working folder
 OPT_OUT = "disabled by --no-sandbox (SandboxedKernelManager.sandbox = False)"
 CORES = os.cpu_count() or 1
 # The interpreter sandboxed processes run, as the path it was started by, less any "." and "..": a
@@ -167,7 +169,7 @@ def bwrap_command(workdir, rw=(), ro=(), memory_tmp=256 * MiB, shm_size=64 * MiB
         args += ["--ro-bind", stage, STAGE]
     args += ["--remount-ro", "/", "--"]
     if stage:
-        args += ["/bin/sh", "-c", f'/bin/cp -a {STAGE}/. . && exec "$@"', "sh"]
+        args += ["/bin/sh", "-c", shlex.join(STAGE_COPY) + ' && exec "$@"', "sh"]
     return args
 
 
@@ -578,8 +580,8 @@ class SandboxedKernelManager(AsyncKernelManager):
         folder (sandboxed: the start-up copy found the stage empty; unsandboxed they are there)."""
         if not self.staged:
             return ""
-        copy = f"    shutil.copytree({STAGE!r}, '.', dirs_exist_ok=True)\n" if self._sandboxed else ""
-        return ("def _take_staged():\n    import importlib, shutil\n" + copy
+        copy = f"    subprocess.run({STAGE_COPY!r}, check=True)\n" if self._sandboxed else ""   # the start's copy
+        return ("def _take_staged():\n    import importlib, subprocess\n" + copy
                 + "    importlib.invalidate_caches()\n_take_staged()\ndel _take_staged\n")
 
     async def _async_launch_kernel(self, kernel_cmd, **kw):

@@ -6,6 +6,7 @@ tests/test_grading.py's (sequential, parallel and without kernels ahead: one gra
 """
 import pytest
 from jupyter_core.utils import run_sync
+from nbgrader import utils
 
 from autograder import kernel_ahead
 from autograder.execute import GradingExecute
@@ -19,13 +20,15 @@ def folder(tmp_path):
     """A notebook's folder: its data, the student's module and the graded notebook."""
     (tmp_path / "data.txt").write_text("student data")
     (tmp_path / "mod.py").write_text("VALUE = 42\n")
+    for name in ("k.csv", "b.csv", "z.csv", "a.csv", "m.csv"):   # glob('*.csv') order is the folder's
+        (tmp_path / name).write_text(name)
     (tmp_path / "graded.ipynb").write_text("{}")
     return tmp_path
 
 
 PROBE = """
 import os
-print("cwd", sorted(os.listdir(".")), open("data.txt").read())
+print("cwd", os.listdir("."), open("data.txt").read(), os.environ.get("NBGRADER_EXECUTION"))
 import sys
 sys.path.insert(0, "")   # as a student's own module would be imported
 import mod
@@ -61,13 +64,22 @@ def run_on(km, code, timeout=60):
 def test_a_kernel_started_ahead_gets_its_notebooks_folder_as_one_started_there(folder, sandboxed):
     config = load_config({"SandboxedKernelManager.sandbox": sandboxed})
     kernel_ahead.start(config, "python3")   # before the folder is known, as for the next job
-    km = kernel_ahead.take(GradingExecute(config=config), "python3", str(folder))
+    with utils.setenv(NBGRADER_EXECUTION="autograde"):   # as nbgrader's autograde runs a notebook
+        km = kernel_ahead.take(GradingExecute(config=config), "python3", str(folder))
+        started_there, error_there, _, _, _ = run_in_kernel(PROBE, folder, sandbox=sandboxed)
     assert km is not None and km.isolation.startswith("bubblewrap" if sandboxed else "unsandboxed")
     out, error = run_on(km, PROBE)
-    started_there, error_there, _, _, _ = run_in_kernel(PROBE, folder, sandbox=sandboxed)
     assert error == error_there == "", (out, error, error_there)
-    assert out == started_there == "cwd ['data.txt', 'mod.py'] student data\n42\n"   # no notebook copied in
+    assert out == started_there   # the same files in the same order, the same environment
+    listing = out.split(" student data")[0]
+    assert listing.startswith("cwd [") and "ipynb" not in listing and "mod.py" in listing
+    assert out.endswith(" student data autograde\n42\n"), out
     assert not (folder / "__pycache__").exists()   # the kernel worked on its own copy
+
+
+def test_a_notebook_without_a_kernel_name_gets_no_kernel_ahead():
+    kernel_ahead.start(load_config(), "")
+    assert kernel_ahead._spare is None
 
 
 @pytest.mark.skipif(not SANDBOXED, reason="no sandbox here")
