@@ -34,15 +34,15 @@ def _key(client, kernel_name):
             tuple(sections), tuple(sorted(kernel_env(None).items())))
 
 
-def start(config, kernel_name):
+def start(client, kernel_name):
     """Start a kernel for the next notebook, unless one with these settings is already waiting.
-    Any failure here only means the notebook starts its own kernel, which then says what fails."""
-    global _spare
-    from autograder.execute import GradingExecute   # it takes the kernels this module starts
 
-    client = GradingExecute(config=config)
+    client: a new GradingExecute on the notebook's configuration; nbclient's own start, through
+    it, gives the kernel the settings the notebook's own start would. Any failure here only means
+    the notebook starts its own kernel, which then says what fails."""
+    global _spare
     client.kernel_name = client.kernel_name or kernel_name
-    if not (KernelAhead(config=config).enabled and client.kernel_name
+    if not (KernelAhead(config=client.config).enabled and client.kernel_name
             and issubclass(client.kernel_manager_class, SandboxedKernelManager)):
         return discard()
     # The environment nbgrader's autograde gives the kernels it starts (and the key compares).

@@ -63,7 +63,7 @@ def run_on(km, code, timeout=60):
 @pytest.mark.parametrize("sandboxed", [pytest.param(True, marks=pytest.mark.sandbox), False])
 def test_a_kernel_started_ahead_gets_its_notebooks_folder_as_one_started_there(folder, sandboxed):
     config = load_config({"SandboxedKernelManager.sandbox": sandboxed})
-    kernel_ahead.start(config, "python3")   # before the folder is known, as for the next job
+    kernel_ahead.start(GradingExecute(config=config), "python3")   # before the folder is known, as for the next job
     with utils.setenv(NBGRADER_EXECUTION="autograde"):   # as nbgrader's autograde runs a notebook
         km = kernel_ahead.take(GradingExecute(config=config), "python3", str(folder))
         started_there, error_there, _, _, _ = run_in_kernel(PROBE, folder, sandbox=sandboxed)
@@ -78,27 +78,28 @@ def test_a_kernel_started_ahead_gets_its_notebooks_folder_as_one_started_there(f
 
 
 def test_a_notebook_without_a_kernel_name_gets_no_kernel_ahead():
-    kernel_ahead.start(load_config(), "")
+    kernel_ahead.start(GradingExecute(config=load_config()), "")
     assert kernel_ahead._spare is None
 
 
 @pytest.mark.skipif(not SANDBOXED, reason="no sandbox here")
 @pytest.mark.sandbox
 def test_a_kernel_started_under_other_settings_or_dead_is_not_taken(folder):
-    kernel_ahead.start(load_config({"SandboxedKernelManager.memory_limit": 3 * 1024 ** 3}), "python3")
+    kernel_ahead.start(GradingExecute(config=load_config({"SandboxedKernelManager.memory_limit": 3 * 1024 ** 3})),
+                       "python3")
     waiting = kernel_ahead._spare[1]
     assert kernel_ahead.take(GradingExecute(config=load_config()), "python3", str(folder)) is None
     assert kernel_ahead._spare is None and not run_sync(waiting.is_alive)()   # and it was shut down
 
     config = load_config()
-    kernel_ahead.start(config, "python3")
+    kernel_ahead.start(GradingExecute(config=config), "python3")
     assert kernel_ahead.take(GradingExecute(config=config), "other-kernel", str(folder)) is None
 
-    kernel_ahead.start(config, "python3")
+    kernel_ahead.start(GradingExecute(config=config), "python3")
     run_sync(kernel_ahead._spare[1].shutdown_kernel)(now=True)
     assert kernel_ahead.take(GradingExecute(config=config), "python3", str(folder)) is None
 
 
 def test_starting_ahead_can_be_turned_off(folder):
-    kernel_ahead.start(load_config({"KernelAhead.enabled": False}), "python3")
+    kernel_ahead.start(GradingExecute(config=load_config({"KernelAhead.enabled": False})), "python3")
     assert kernel_ahead._spare is None
