@@ -76,7 +76,8 @@ class KernelLink:
         for name in AGENT_MODULES:
             with open(os.path.join(JUDGING, name + ".py")) as f:
                 sources.append((name, f.read()))
-        msg_id = self.kc.execute(first + _INSTALL % repr(sources), silent=True, store_history=False, allow_stdin=False)
+        msg_id = self.kc.execute(first + _INSTALL % repr(sources), silent=True, store_history=False,
+                                 allow_stdin=False)
         reply, _ = run_sync(self._finish)(msg_id, timeout)
         return "" if reply is not None and reply["content"].get("status") == "ok" else "no reply"
 

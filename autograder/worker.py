@@ -173,14 +173,15 @@ def grade_submission(job, step=None, next_kernel=False):
         config = load_config(settings, root=root, source_directory=source, db_url=db_url)
         if step:
             step("autograding")
-        kernel_ahead.start(GradingExecute(config=config), kernel_name(job.source))   # unless one waits
+        kernel = kernel_name(job.source)
+        kernel_ahead.start(GradingExecute(config=config), kernel)   # unless one waits
         judge.prestart(config, judge.evaluator_sandboxed(config), course_imports(job.source))
         api = nbgrader_api(config)
         taken = kernel_ahead.taken
         outcome = api.autograde(job.assignment, student)
         result.kernels_ahead = kernel_ahead.taken - taken
         if next_kernel:
-            kernel_ahead.start(GradingExecute(config=config), kernel_name(job.source))
+            kernel_ahead.start(GradingExecute(config=config), kernel)
         result.events = read_events(report)
         if not outcome["success"]:
             result.error = error_summary(outcome)
